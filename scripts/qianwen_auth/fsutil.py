@@ -1,0 +1,149 @@
+"""Files: atomic writes, an inter-process lock, and where we must never write.
+
+Writes go to a uniquely named temporary file in the same folder, are flushed and fsynced, then
+renamed over the target, so a reader sees the old file or the new one, never half of either.
+"""
+
+import contextlib
+import errno
+import os
+import tempfile
+import time
+from pathlib import Path
+
+# The folder that holds SKILL.md: scripts/ and this package live inside it.
+SKILL_DIR = Path(__file__).resolve().parent.parent.parent
+
+# Folders where agents keep installed skills, relative to a project or the home folder.
+AGENT_SKILL_FOLDERS = (".claude", ".agents", ".qwen", ".gemini", ".codex", ".cursor", ".opencode",
+                       ".config", ".windsurf", ".trae", ".kiro", ".github")
+
+_REPLACE_RETRIES = 10
+
+
+class WriteRefused(Exception):
+    """A write we refuse by policy (skill folder, skills tree); the message says why."""
+
+
+def replace_with_retry(source, target):
+    """os.replace, retried on Windows where another process may hold the target open briefly."""
+    for attempt in range(_REPLACE_RETRIES):
+        try:
+            os.replace(source, target)
+            return
+        except PermissionError:
+            if os.name != "nt" or attempt == _REPLACE_RETRIES - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+
+
+def atomic_write_bytes(path, data, mode=None):
+    """Replace path with data atomically; mode None keeps the existing file's mode (or 0600 if new)."""
+    path = Path(path)
+    if mode is None:
+        try:
+            mode = path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            mode = 0o600
+    fd, temp_name = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=str(path.parent))
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if os.name != "nt":
+            os.chmod(temp_name, mode)
+        replace_with_retry(temp_name, str(path))
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+        raise
+
+
+def create_new_file(path, data, mode=0o600):
+    """Write a file that must not exist yet (O_EXCL); raises FileExistsError otherwise."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    fd = os.open(str(path), flags, mode)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(str(path))
+        raise
+
+
+@contextlib.contextmanager
+def file_lock(lock_path, timeout=10.0):
+    """Hold an exclusive lock on lock_path (created if needed) for a read-modify-write."""
+    handle = open(lock_path, "a+b")
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                _try_lock(handle)
+                break
+            except OSError as error:
+                if error.errno not in (errno.EACCES, errno.EAGAIN, errno.EDEADLK) \
+                        or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            _unlock(handle)
+        handle.close()
+
+
+if os.name == "nt":
+    import msvcrt
+
+    def _try_lock(handle):
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+
+    def _unlock(handle):
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+else:
+    import fcntl
+
+    def _try_lock(handle):
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def _unlock(handle):
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _is_skill_folder(folder):
+    return (folder / "SKILL.md").is_file()
+
+
+def skills_tree_reason(path):
+    """Why writing at path is refused (inside this skill or a skills tree), or None if allowed.
+
+    A skills tree is an agent's skills folder (.claude/skills/, .agents/skills/, ...) or a skills/
+    folder that holds skill folders with a SKILL.md. Installers copy whole folders, so anything we
+    leave there would be shipped, loaded or deleted with the skill.
+    """
+    target = Path(os.path.abspath(str(path)))
+    resolved = Path(os.path.realpath(str(path)))
+    for candidate in {target, resolved}:
+        for folder in [candidate] + list(candidate.parents):
+            if folder == SKILL_DIR:
+                return "it is inside this skill's own folder ({})".format(SKILL_DIR)
+            if folder.name == "skills":
+                if folder.parent.name in AGENT_SKILL_FOLDERS or folder.parent.name.startswith("."):
+                    return "it is inside an agent's skills folder ({})".format(folder)
+                if any(_is_skill_folder(child) for child in _child_folders(folder)):
+                    return "it is inside a skills tree ({})".format(folder)
+    return None
+
+
+def _child_folders(folder):
+    try:
+        return [child for child in folder.iterdir() if child.is_dir()]
+    except OSError:
+        return []
