@@ -124,3 +124,7 @@ def run_script(tmp_path, home, project):
         return result
 
     return run
+
+
+# Fixtures that start the loopback fakes (DashScope, proxy, OSS), shared by every test file.
+from fakes.fixtures import *  # noqa: E402,F401,F403
