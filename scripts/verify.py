@@ -20,8 +20,19 @@ The key is read from QIANWEN_API_KEY, DASHSCOPE_API_KEY, ./.env, then the reposi
 it is never printed, and never read from the command line."""
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(
+class _Parser(argparse.ArgumentParser):
+    """Usage errors are config_error (exit 2); with --json they are also one JSON object on stdout."""
+
+    def error(self, message):
+        if "--json" in sys.argv[1:] or "--json" in (self._argv or []):
+            import json
+            print(json.dumps({"status": "config_error", "ok": False, "exit_code": 2,
+                              "hint": "{}: {}".format(self.prog, message)}))
+        super().error(message)
+
+
+def build_parser(argv=None):
+    parser = _Parser(
         prog="verify.py",
         description="Find the QianWen/DashScope API key the way the skill family does, check it "
                     "locally, and prove it against the API with a token-free request.",
@@ -45,6 +56,7 @@ def build_parser():
     parser.add_argument("--output-dir", metavar="DIR",
                         help="where to save the result (default: ./output/qianwen-ops-auth/)")
     parser.add_argument("--version", action="version", version="%(prog)s " + VERSION)
+    parser._argv = argv
     return parser
 
 
@@ -59,7 +71,7 @@ def _positive_seconds(text):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     reporter = Reporter()
     try:
         return run(args, reporter)
