@@ -23,8 +23,11 @@ it is never printed, and never read from the command line."""
 class _Parser(argparse.ArgumentParser):
     """Usage errors are config_error (exit 2); with --json they are also one JSON object on stdout."""
 
+    _argv = None
+
     def error(self, message):
-        if "--json" in sys.argv[1:] or "--json" in (self._argv or []):
+        seen = self._argv if self._argv is not None else sys.argv[1:]
+        if "--json" in seen:
             import json
             print(json.dumps({"status": "config_error", "ok": False, "exit_code": 2,
                               "hint": "{}: {}".format(self.prog, message)}))
