@@ -87,6 +87,15 @@ def _stderr(message):
     print("{}: {}".format(PROG, redact(message)), file=sys.stderr)
 
 
+def fail(args, message, state_file=None):
+    """Report a failure on stderr and, with --json, as the one object on stdout; returns 1."""
+    _stderr(message)
+    if args is not None and args.json:
+        print(json.dumps({"state_file": str(state_file) if state_file else None,
+                          "error": redact(message)}))
+    return 1
+
+
 def save_choice(args, state_file, warnings):
     """Apply the write flags; returns an exit code, or None when the run goes on."""
     try:
@@ -101,8 +110,7 @@ def save_choice(args, state_file, warnings):
             message = ("Update-check reminder choices forgotten (saved in {})." if saved else
                        "No update-check reminder choice recorded in {}; nothing to forget.")
     except update_state.StateWriteError as error:
-        _stderr("{}. {}".format(error, WRITE_HINT))
-        return 1
+        return fail(args, "{}. {}".format(error, WRITE_HINT), state_file)
     warnings.add(before.warnings)
     print(redact(message.format(state_file)), file=sys.stderr)
     return None
@@ -186,8 +194,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         return 1
     except Exception as error:  # the last line of defence: one redacted line, never a traceback
-        _stderr("unexpected error: {}: {}".format(type(error).__name__, error))
-        return 1
+        return fail(args, "unexpected error: {}: {}".format(type(error).__name__, error))
 
 
 if __name__ == "__main__":

@@ -244,6 +244,14 @@ def test_unwritable_location_exits_1_with_a_clear_message(run_script, tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+def test_a_failed_save_with_json_prints_one_error_object(run_script, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("", encoding="utf-8")
+    result = run_script("gossamer.py", "--state-file", blocker / "state.json", "--dismiss", "--json")
+    assert result.returncode == 1
+    assert "could not save" in result.json["error"]
+
+
 def test_a_state_file_that_is_a_folder_is_refused(run_script, tmp_path):
     folder = tmp_path / "folder"
     folder.mkdir()
