@@ -68,8 +68,9 @@ class RecordedRequest:
 
 @dataclass
 class Scenario:
-    """One steering rule; path None or region None means any. The newest matching rule that answers wins;
-    delays of all matching rules add up."""
+    """One steering rule. path is the request path without its query, as sent or relative to the
+    gateway prefix ("/api/v1/models" matches "/gateway/api/v1/models" too); path or region None means
+    any. The newest matching rule that answers wins; the delays of all matching rules add up."""
     path: Optional[str] = None
     region: Optional[str] = None
     status: Optional[int] = None
