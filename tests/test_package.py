@@ -418,8 +418,9 @@ _NETWORK_TROUBLE = re.compile(r"ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ETIM
 @pytest.fixture(scope="module")
 def installed(package, tmp_path_factory):
     """Install the built package with `npx skills add` (Node 22 via npx) into a scratch project."""
-    if os.environ.get("QIANWEN_SKIP_INSTALL_CHECK") == "1":
-        pytest.skip("QIANWEN_SKIP_INSTALL_CHECK=1")
+    # The installer comes from the npm registry: opt-in, so `make test` never leaves this machine.
+    if os.environ.get("QIANWEN_INSTALL_CHECK") != "1":
+        pytest.skip("the installer check talks to the npm registry: run `make install-check`")
     npx = shutil.which("npx")
     if npx is None:
         pytest.skip("npx is not installed; the install check needs Node.js (any version with npx)")
