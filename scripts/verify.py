@@ -5,8 +5,7 @@ import argparse
 import sys
 
 from qianwen_auth import VERSION
-from qianwen_auth.endpoints import REGION_HOSTS
-from qianwen_auth.report import Reporter, render_verify_text
+from qianwen_auth.regions import REGION_HOSTS
 
 EPILOG = """examples:
   python3 scripts/verify.py                   check the key the family's scripts will use
@@ -75,6 +74,7 @@ def _positive_seconds(text):
 
 def main(argv=None):
     args = build_parser(argv).parse_args(argv)
+    from qianwen_auth.report import Reporter
     reporter = Reporter()
     try:
         return run(args, reporter)
@@ -92,6 +92,7 @@ def main(argv=None):
 
 def run(args, reporter):
     from qianwen_auth import evidence
+    from qianwen_auth.report import render_verify_text
     from qianwen_auth.verification import Options, verify
 
     options = Options(base_url=args.base_url, region=args.region, probe=args.probe, model=args.model,

@@ -10,19 +10,7 @@ from dataclasses import dataclass
 from typing import Optional
 from urllib.parse import urlsplit
 
-REGION_HOSTS = {
-    "cn": "dashscope.aliyuncs.com",
-    "intl": "dashscope-intl.aliyuncs.com",
-    "us": "dashscope-us.aliyuncs.com",
-    "hk": "cn-hongkong.dashscope.aliyuncs.com",
-}
-REGION_NAMES = {"cn": "China (Beijing)", "intl": "International (Singapore)", "us": "US (Virginia)",
-                "hk": "China (Hong Kong)"}
-TOKEN_PLAN_HOSTS = {
-    "cn": "token-plan.cn-beijing.maas.aliyuncs.com",
-    "intl": "token-plan.ap-southeast-1.maas.aliyuncs.com",
-}
-DEFAULT_REGION = "cn"
+from .regions import DEFAULT_REGION, REGION_HOSTS, REGION_NAMES, TOKEN_PLAN_HOSTS  # noqa: F401
 
 COMPATIBLE = "compatible"   # .../compatible-mode/v1
 NATIVE = "native"           # .../api/v1
