@@ -6,7 +6,9 @@ python-dotenv, except where a test below says why we deliberately differ.
 
 import io
 import os
+import random
 import time
+from importlib.metadata import version
 
 import pytest
 from dotenv import dotenv_values
@@ -14,6 +16,14 @@ from dotenv import dotenv_values
 from qianwen_auth.envfile import (
     MAX_BYTES, EnvFileError, decode_env_bytes, parse_env_text, read_env_file,
 )
+
+# python-dotenv before 1.2.2 (the newest release for Python 3.9 is 1.2.1) kept a leading BOM in the
+# first name and read "A= # note" as the value "# note"; both were fixed upstream, and we behave like
+# the fixed version. Under an older oracle those comparisons are skipped (the behaviour tests below
+# still pin ours).
+ORACLE_VERSION = tuple(int(part) for part in version("python-dotenv").split(".")[:3] if part.isdigit())
+ORACLE_IS_CURRENT = ORACLE_VERSION >= (1, 2, 2)
+CASES_OLD_ORACLE_GETS_WRONG = {"bom", "space_then_hash_after_equals_is_empty"}
 
 SECRET = "sk-c4nary7e1b5d9f3a8c2e6b0d4f7a1c9e"
 
@@ -81,7 +91,9 @@ def oracle(text):
 
 
 @pytest.mark.parametrize("text", [text for _, text in CORPUS], ids=[case for case, _ in CORPUS])
-def test_parsing_matches_python_dotenv(text):
+def test_parsing_matches_python_dotenv(text, request):
+    if not ORACLE_IS_CURRENT and request.node.callspec.id in CASES_OLD_ORACLE_GETS_WRONG:
+        pytest.skip("python-dotenv {} predates the fix for this case".format(ORACLE_VERSION))
     assert ours(text) == oracle(text)
 
 
@@ -132,6 +144,10 @@ def test_last_duplicate_wins_and_every_line_is_known():
 def test_bare_name_has_no_value():
     env = parse_env_text("A\n")
     assert env.last("A").value is None
+
+
+def test_space_then_hash_after_equals_is_an_empty_value():
+    assert ours("A= # note\nB=\t#") == {"A": "", "B": ""}
 
 
 def test_empty_value_is_an_empty_string_not_none():
@@ -318,8 +334,8 @@ FRAGMENTS = ["A", "B_2", "export ", "=", " = ", "'", "\"", "\\", "\\'", "\\\"", 
              "sk-abc", "$", "${A}", " ", "\t", "\n", "\r\n", "\r", "\u00e9", "\u3000", "\ufeff", "=#"]
 
 
+@pytest.mark.skipif(not ORACLE_IS_CURRENT, reason="python-dotenv before 1.2.2 mishandles BOM and '= #'")
 def test_parsing_matches_python_dotenv_on_random_fragments():
-    import random
     rng = random.Random(20240601)
     for _ in range(2000):
         text = "".join(rng.choice(FRAGMENTS) for _ in range(rng.randint(1, 30)))
