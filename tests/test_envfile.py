@@ -289,6 +289,14 @@ def test_directory_is_refused(tmp_path):
         read_env_file(path)
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_named_pipe_is_refused_instead_of_blocking(tmp_path):
+    path = tmp_path / ".env"
+    os.mkfifo(str(path))
+    with pytest.raises(EnvFileError, match="not a regular file"):
+        read_env_file(path)
+
+
 def test_missing_file_gives_env_file_error(tmp_path):
     with pytest.raises(EnvFileError, match="cannot be read"):
         read_env_file(tmp_path / ".env")

@@ -7,6 +7,7 @@ replace one line and leave every other byte as it was.
 
 import bisect
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -183,7 +184,12 @@ def read_env_file(path):
     if path.is_dir():
         raise EnvFileError("{} is a directory, not a .env file".format(path))
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            # A pipe or device could block or never end; a script must not hang on its .env.
+            raise EnvFileError("{} is not a regular file (a pipe, socket or device); it is not "
+                               "read".format(path))
+        size = info.st_size
         if size > MAX_BYTES:
             raise EnvFileError("{} is {} bytes; a .env file over {} bytes is not read".format(
                 path, size, MAX_BYTES))
