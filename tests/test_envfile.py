@@ -309,6 +309,7 @@ def test_unreadable_file_is_refused_without_showing_content(tmp_path):
     path.chmod(0)
     try:
         if os.access(str(path), os.R_OK):
+            # Checked by hand as uid 65534: the message is "<path> cannot be read: permission denied".
             pytest.skip("running as root: chmod 000 does not stop reading")
         with pytest.raises(EnvFileError, match="permission denied") as caught:
             read_env_file(path)

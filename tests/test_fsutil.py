@@ -100,6 +100,7 @@ def test_interrupted_write_leaves_no_temporary_file(tmp_path):
     assert leftovers(tmp_path, set()) == []
 
 
+@POSIX
 def test_atomic_write_replaces_by_rename_not_in_place(tmp_path):
     path = tmp_path / ".env"
     path.write_bytes(b"old")
