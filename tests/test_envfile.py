@@ -1,7 +1,11 @@
 """Specification of .env reading, with python-dotenv (interpolate=False) as the oracle.
 
 Each corpus case is a .env dialect feature; our parser must give the same name -> value mapping as
-python-dotenv, except where a test below says why we deliberately differ.
+python-dotenv. The grammar does not differ on purpose anywhere (the family's loaders must see what
+we report). We differ only at the file level, deliberately: where python-dotenv would read a binary,
+UTF-16, non-UTF-8, oversized file or a named pipe, we refuse it with a message that names the file
+and never its content, because guessing could report a key the other scripts never see, and a pipe
+could hang a foreground command.
 """
 
 import io
