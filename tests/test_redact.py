@@ -178,6 +178,16 @@ def test_user_and_password_in_a_url_lose_the_password():
     assert "http://alice:" + MASK + "@proxy.local:8080/" in result
 
 
+@pytest.mark.parametrize("line", [
+    "QIANWEN_API_KEY: not set",
+    "DASHSCOPE_API_KEY is exported but empty and hides the key in .env line 3: unset it",
+    "key source: env:DASHSCOPE_API_KEY",
+    "set QWEN_BASE_URL=https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
+])
+def test_report_lines_that_name_variables_are_left_alone(line):
+    assert redact(line) == line
+
+
 def test_ordinary_text_is_left_alone():
     text = "HTTP 401 from https://dashscope.aliyuncs.com/api/v1/models (request id 7c1f-22; max_tokens=1)"
     assert redact(text) == text

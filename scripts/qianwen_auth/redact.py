@@ -27,7 +27,10 @@ _KEY_PATTERNS = (
     (re.compile(r"(?i)(?<![a-z])(authorization[\"']?\s*[:=]\s*[\"']?)(?!bearer\s)"
                 r"(?:([a-z0-9-]+ )(?=[^\s,;\"']))?[^\s,;\"']+"), r"\1\2" + MASK),
     # Signed URLs and credential fields in query strings, JSON or headers.
-    (re.compile(r"(?i)((?:x-oss-signature|signature|credential|accesskeyid|access_?key_?secret|"
+    # A field name must stand on its own ("api_key=", not "QIANWEN_API_KEY: env"), so our own report
+    # lines that name variables are left readable.
+    (re.compile(r"(?i)(?<![a-z0-9_])((?:x-oss-signature|signature|x-oss-credential|credential|"
+                r"oss_?access_?key_?id|access_?key_?id|access_?key_?secret|x-oss-security-token|"
                 r"security-?token|x-acs-security-token|secret_?key|client_?secret|api_?key|password)"
                 r"[\"']?\s*[=:]\s*[\"']?)[^&\s\"'<>,;}]+"), r"\1" + MASK),
     # OSS error bodies echo the credential and signature in XML elements.
