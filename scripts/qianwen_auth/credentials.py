@@ -116,10 +116,12 @@ class ConfigChain:
                 setting = self._dotenv_setting(parsed, name)
                 if setting is None:
                     continue
-                if name in self.environ:
-                    if setting.value.strip() and not self.environ[name].strip():
+                if name in self.environ and not self.environ[name].strip():
+                    # Loaders never overwrite an existing variable, so the empty one stays.
+                    if setting.value.strip():
                         hidden.append(Hidden(name, parsed.path, setting.line))
                     continue
+                # Behind a non-empty variable of the same name it can only be shadowed.
                 found.append(setting)
         return found, hidden
 

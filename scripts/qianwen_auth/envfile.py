@@ -5,22 +5,37 @@ The parser keeps where each assignment stands (line and character offsets) so in
 replace one line and leave every other byte as it was.
 """
 
+import bisect
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
 MAX_BYTES = 1024 * 1024
 
-_SPACE = re.compile(r"[ \t\f\v]*")
+# The grammar is python-dotenv's (so values match what the family's loaders see), written out here
+# because the runtime may not import it. "Blank" means whitespace other than a line break.
+_BLANKS = re.compile(r"[^\S\r\n]*")
+_WHITESPACE_AND_NEWLINES = re.compile(r"\s*")
 _NEWLINE = re.compile(r"\r\n|\n|\r")
-_EXPORT = re.compile(r"export[ \t]+")
-_UNQUOTED_NAME = re.compile(r"[^=#\s'\"]+")
-_REST_OF_LINE = re.compile(r"[^\r\n]*")
+_EXPORT = re.compile(r"export[^\S\r\n]+")
+_SINGLE_QUOTED_NAME = re.compile(r"'([^']+)'")
+_UNQUOTED_NAME = re.compile(r"[^=#\s]+")
+_EQUALS = re.compile(r"=[^\S\r\n]*")
+_SINGLE_QUOTED = re.compile(r"'((?:\\.|[^'\\])*)'", re.DOTALL)
+_DOUBLE_QUOTED = re.compile(r'"((?:\\.|[^"\\])*)"', re.DOTALL)
 _UNQUOTED_VALUE = re.compile(r"[^\r\n]*")
-_COMMENT_TAIL = re.compile(r"[ \t\f\v]+#.*$|^#.*$")
-_DOUBLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "v": "\v", "a": "\a",
-                   "0": "\0", "\\": "\\", "\"": "\"", "'": "'", "$": "$", "\n": ""}
+_INLINE_COMMENT = re.compile(r"\s+#.*", re.DOTALL)
+_COMMENT = re.compile(r"[^\S\r\n]*#[^\r\n]*")
+_REST_OF_LINE = re.compile(r"[^\r\n]*")
+_END_OF_LINE = re.compile(r"[^\S\r\n]*(?=\r|\n|$)")
+# Only these escapes are decoded; any other backslash stays as typed (\$, \0, \u, a backslash
+# before a line break), exactly as python-dotenv does.
+_SINGLE_ESCAPES = re.compile(r"\\([\\'])")
+_DOUBLE_ESCAPES = re.compile(r"\\([\\'\"abfnrtv])")
+_DOUBLE_ESCAPE_VALUES = {"\\": "\\", "'": "'", "\"": "\"", "a": "\a", "b": "\b", "f": "\f",
+                         "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
 
 
 class EnvFileError(Exception):
@@ -32,8 +47,8 @@ class Assignment:
     name: str
     value: Optional[str] = field(repr=False)  # None for a bare NAME line without '='
     line: int = 0                             # 1-based line where the statement starts
-    start: int = 0                            # character offsets of the whole statement
-    end: int = 0                              # (end excludes the line break)
+    start: int = 0                            # character offsets in EnvFile.text of the whole
+    end: int = 0                              # statement, inline comment included, line break not
 
 
 @dataclass
@@ -59,13 +74,18 @@ class EnvFile:
         return [a.line for a in self.assignments if a.name == name]
 
 
+class _Unparseable(Exception):
+    """A statement that cannot be parsed; the message is a fixed phrase, never file content."""
+
+
 class _Reader:
     def __init__(self, text):
         self.text = text
         self.pos = 0
+        self._line_starts = [0] + [found.end() for found in _NEWLINE.finditer(text)]
 
     def line_at(self, position):
-        return len(_NEWLINE.findall(self.text, 0, position)) + 1
+        return bisect.bisect_right(self._line_starts, position)
 
     def match(self, pattern):
         found = pattern.match(self.text, self.pos)
@@ -80,100 +100,75 @@ class _Reader:
         return self.text[self.pos] if self.pos < len(self.text) else ""
 
 
-def _read_quoted(reader, quote):
-    """Read a quoted string starting at the opening quote; it may span lines."""
-    chars = []
-    index = reader.pos + 1
-    text = reader.text
-    while index < len(text):
-        char = text[index]
-        if char == "\\" and index + 1 < len(text):
-            following = text[index + 1]
-            if quote == "'":
-                if following in ("'", "\\"):
-                    chars.append(following)
-                    index += 2
-                    continue
-            elif following in _DOUBLE_ESCAPES:
-                chars.append(_DOUBLE_ESCAPES[following])
-                index += 2
-                continue
-            chars.append(char)
-            index += 1
-            continue
-        if char == quote:
-            reader.pos = index + 1
-            return "".join(chars)
-        chars.append(char)
-        index += 1
-    return None
+def _read_value(reader):
+    char = reader.peek()
+    if char == "'":
+        found = reader.match(_SINGLE_QUOTED)
+        if not found:
+            raise _Unparseable("a quoted value is never closed")
+        return _SINGLE_ESCAPES.sub(r"\1", found.group(1))
+    if char == "\"":
+        found = reader.match(_DOUBLE_QUOTED)
+        if not found:
+            raise _Unparseable("a quoted value is never closed")
+        return _DOUBLE_ESCAPES.sub(lambda m: _DOUBLE_ESCAPE_VALUES[m.group(1)], found.group(1))
+    raw = reader.match(_UNQUOTED_VALUE).group(0)
+    return _INLINE_COMMENT.sub("", raw).rstrip()
 
 
 def _parse_statement(reader):
-    """Parse one statement at reader.pos; returns (name, value) or raises ValueError."""
+    """Parse one statement at reader.pos: (name, value), or None for a comment."""
     reader.match(_EXPORT)
-    if reader.peek() in ("'", "\""):
-        name = _read_quoted(reader, reader.peek())
-        if name is None:
-            raise ValueError("unterminated quoted name")
-    else:
-        found = reader.match(_UNQUOTED_NAME)
-        if not found:
-            raise ValueError("no variable name")
-        name = found.group(0)
-    reader.match(_SPACE)
-    if reader.peek() != "=":
-        if reader.at_end() or reader.peek() in "\r\n" or reader.peek() == "#":
-            reader.match(_REST_OF_LINE)
-            return name, None
-        raise ValueError("expected '='")
-    reader.pos += 1
-    reader.match(_SPACE)
-    if reader.peek() in ("'", "\""):
-        value = _read_quoted(reader, reader.peek())
-        if value is None:
-            raise ValueError("unterminated quoted value")
-        reader.match(_SPACE)
-        if reader.peek() == "#":
-            reader.match(_REST_OF_LINE)
-        if not (reader.at_end() or reader.peek() in "\r\n"):
-            raise ValueError("text after the closing quote")
-        return name, value
-    raw = reader.match(_UNQUOTED_VALUE).group(0)
-    return name, _COMMENT_TAIL.sub("", raw).rstrip()
+    if reader.peek() == "#":
+        return None
+    found = reader.match(_SINGLE_QUOTED_NAME if reader.peek() == "'" else _UNQUOTED_NAME)
+    if not found:
+        raise _Unparseable("no variable name")
+    name = found.group(1) if found.re is _SINGLE_QUOTED_NAME else found.group(0)
+    reader.match(_BLANKS)
+    value = None
+    if reader.peek() == "=":
+        equals = reader.match(_EQUALS)
+        # "A= # note" is empty with a comment, but "A=#x" is the value "#x".
+        value = "" if len(equals.group(0)) > 1 and reader.peek() == "#" else _read_value(reader)
+    reader.match(_COMMENT)
+    if not reader.match(_END_OF_LINE):
+        raise _Unparseable("expected '=' after the name" if value is None
+                           else "unexpected text after the closing quote")
+    return name, value
 
 
 def parse_env_text(text, path=None):
     """Parse .env text; lines that cannot be parsed are skipped with a warning naming the line."""
-    env = EnvFile(path=path, text=text)
-    if text.startswith("\ufeff"):
-        env.bom = True
+    env = EnvFile(path=path, text=text, bom=text.startswith("\ufeff"))
     reader = _Reader(text)
     reader.pos = 1 if env.bom else 0
     where = str(path) if path else ".env"
-    while not reader.at_end():
-        reader.match(_SPACE)
-        if reader.match(_NEWLINE):
-            continue
-        if reader.peek() == "#" or reader.at_end():
-            reader.match(_REST_OF_LINE)
-            continue
+    while True:
+        reader.match(_WHITESPACE_AND_NEWLINES)
+        if reader.at_end():
+            break
         start = reader.pos
         try:
-            name, value = _parse_statement(reader)
-        except ValueError as problem:
-            reader.pos = start
+            statement = _parse_statement(reader)
+        except _Unparseable as problem:
+            # Like python-dotenv: skip from where parsing stopped to the end of that line.
             reader.match(_REST_OF_LINE)
             env.warnings.append("{}: line {} could not be parsed ({}); skipped".format(
                 where, reader.line_at(start), problem))
             continue
+        if statement is None:
+            reader.match(_REST_OF_LINE)
+            continue
+        name, value = statement
         env.assignments.append(Assignment(name, value, reader.line_at(start), start, reader.pos))
-        reader.match(_REST_OF_LINE)
     return env
 
 
 def decode_env_bytes(data, path=None):
     """UTF-8 (BOM stripped by the parser), never the locale's codec; binary files are refused."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise EnvFileError("{} is saved as UTF-16; save it as UTF-8".format(path or ".env"))
     if b"\0" in data:
         raise EnvFileError("{} looks like a binary file, not a .env file".format(path or ".env"))
     try:
@@ -189,7 +184,12 @@ def read_env_file(path):
     if path.is_dir():
         raise EnvFileError("{} is a directory, not a .env file".format(path))
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            # A pipe or device could block or never end; a script must not hang on its .env.
+            raise EnvFileError("{} is not a regular file (a pipe, socket or device); it is not "
+                               "read".format(path))
+        size = info.st_size
         if size > MAX_BYTES:
             raise EnvFileError("{} is {} bytes; a .env file over {} bytes is not read".format(
                 path, size, MAX_BYTES))

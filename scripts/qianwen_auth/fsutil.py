@@ -38,8 +38,11 @@ def replace_with_retry(source, target):
 
 
 def atomic_write_bytes(path, data, mode=None):
-    """Replace path with data atomically; mode None keeps the existing file's mode (or 0600 if new)."""
-    path = Path(path)
+    """Replace path with data atomically; mode None keeps the existing file's mode (or 0600 if new).
+
+    A symlink is followed and its target replaced, so a .env linked from elsewhere stays linked.
+    """
+    path = Path(os.path.realpath(str(path)))
     if mode is None:
         try:
             mode = path.stat().st_mode & 0o777
@@ -58,6 +61,19 @@ def atomic_write_bytes(path, data, mode=None):
         with contextlib.suppress(OSError):
             os.unlink(temp_name)
         raise
+    _sync_folder(path.parent)
+
+
+def _sync_folder(folder):
+    """Make the rename itself durable; folders cannot be opened for this on Windows."""
+    if os.name == "nt":
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(str(folder), os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def create_new_file(path, data, mode=0o600):
@@ -77,8 +93,11 @@ def create_new_file(path, data, mode=0o600):
 
 @contextlib.contextmanager
 def file_lock(lock_path, timeout=10.0):
-    """Hold an exclusive lock on lock_path (created if needed) for a read-modify-write."""
-    handle = open(lock_path, "a+b")
+    """Hold an exclusive lock on lock_path (created if needed) for a read-modify-write.
+
+    Raises TimeoutError (an OSError) naming the file when another process holds it past timeout.
+    """
+    handle = open(str(lock_path), "a+b")
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -86,9 +105,11 @@ def file_lock(lock_path, timeout=10.0):
                 _try_lock(handle)
                 break
             except OSError as error:
-                if error.errno not in (errno.EACCES, errno.EAGAIN, errno.EDEADLK) \
-                        or time.monotonic() > deadline:
+                if error.errno not in (errno.EACCES, errno.EAGAIN, errno.EDEADLK):
                     raise
+                if time.monotonic() > deadline:
+                    raise TimeoutError("{} is locked by another process; try again when it has "
+                                       "finished".format(lock_path)) from None
                 time.sleep(0.01)
         yield
     finally:

@@ -21,7 +21,16 @@ _PLACEHOLDER_VOCABULARY = {
     "change", "changeme", "me", "insert", "paste", "put", "enter", "example", "dummy", "redacted",
     "todo", "fixme", "secret", "token", "dashscope", "qianwen", "qwen", "xxx", "xxxx", "test", "fake",
 }
-_PLACEHOLDER_MARKS = re.compile(r"(\.\.\.|\*\*\*|[<>{}\[\]$]|x{4,}|X{4,})")
+_PLACEHOLDER_MARKS = re.compile(r"(\.\.\.|\*\*\*|[<>{}\[\]$])")
+# Runs of x stand in for a key ("sk-xxxxxxxx1234"), but a random key may hold "xxxx" by chance, so
+# they mark a placeholder only when they make up at least half of it.
+_X_RUNS = re.compile(r"x{3,}|X{3,}")
+# Two or more CJK ideographs are words ("你的密钥"), never part of a key; a single stray one is
+# reported as a full-width character instead.
+_CJK_IDEOGRAPHS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# A URL pasted without its scheme: a host name followed by a path or port, or a bare common host.
+_HOST_LIKE = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.(?:[A-Za-z]{2,}(?::[0-9]+)?/|[A-Za-z]{2,}:[0-9]+$"
+                        r"|(?:com|cn|net|org|io|ai)$)", re.IGNORECASE)
 _REPEATED = re.compile(r"^(?:sk-(?:sp-)?)?(.)\1*$", re.IGNORECASE)
 _BEARER = re.compile(r"^bearer\s+", re.IGNORECASE)
 _QUOTES = ("\"", "'", "`", "\u201c\u201d", "\u2018\u2019")
@@ -66,8 +75,10 @@ def is_placeholder(value):
         return True
     if _REPEATED.match(stripped) or _PLACEHOLDER_MARKS.search(stripped):
         return True
+    if len(_CJK_IDEOGRAPHS.findall(stripped)) >= 2:
+        return True
     body = re.sub(r"^(sk-sp-|sk-)", "", stripped, flags=re.IGNORECASE)
-    if len(body) < 8:
+    if len(body) < 8 or 2 * sum(len(run) for run in _X_RUNS.findall(body)) >= len(body):
         return True
     words = [word for word in re.split(r"[-_ .]+", body.lower()) if word]
     return bool(words) and all(word in _PLACEHOLDER_VOCABULARY for word in words)
@@ -89,7 +100,9 @@ def _repair(raw):
         before = value
         stripped = value.strip()
         if stripped != value:
-            repairs.append("surrounding_newline" if ("\n" in value or "\r" in value) else "surrounding_whitespace")
+            removed = value[:len(value) - len(value.lstrip())] + value[len(value.rstrip()):]
+            repairs.append("surrounding_newline" if ("\n" in removed or "\r" in removed)
+                           else "surrounding_whitespace")
             value = stripped
         value, unquoted = _strip_quotes(value)
         if unquoted:
@@ -103,7 +116,7 @@ def _repair(raw):
 
 
 def _invalid_reason(value):
-    if re.match(r"^[a-z][a-z0-9+.-]*://", value, re.IGNORECASE):
+    if re.match(r"^[a-z][a-z0-9+.-]*://", value, re.IGNORECASE) or _HOST_LIKE.match(value):
         return "looks_like_url", "the value is a URL, not an API key"
     for char in value:
         if char.isspace() and char.isascii():
@@ -114,7 +127,9 @@ def _invalid_reason(value):
     for char in value:
         if not char.isascii():
             name = unicodedata.name(char, "U+{:04X}".format(ord(char)))
-            if unicodedata.category(char) in ("Cf", "Zs", "Zl", "Zp"):
+            if unicodedata.category(char) in ("Zs", "Zl", "Zp"):
+                return "inner_whitespace", "the key contains a space inside it ({})".format(name)
+            if unicodedata.category(char) == "Cf":
                 return "invisible_character", "the key contains an invisible character ({})".format(name)
             if unicodedata.east_asian_width(char) in ("F", "W"):
                 return "fullwidth_character", ("the key contains a full-width character ({}), "

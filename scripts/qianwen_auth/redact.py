@@ -5,19 +5,37 @@ printed or saved. Two layers: known secrets (any 6-character piece of them is ma
 echoes are caught too) and key-shaped strings we do not know about (another key in a server body).
 """
 
+import json
 import re
+import urllib.parse
 
 MASK = "***"
 _PIECE = 6
 
 # Key-shaped strings: DashScope keys keep only their type prefix, AccessKey IDs lose everything.
+# Lookbehinds instead of \b so "api_key_sk-..." is caught while "task-" or "disk-" is not, and
+# so every pattern can start only at the beginning of a run (no quadratic rescans on long text).
 _KEY_PATTERNS = (
-    (re.compile(r"\bsk-sp-[A-Za-z0-9_\-]{4,}"), "sk-sp-" + MASK),
-    (re.compile(r"\bsk-(?!sp-)[A-Za-z0-9_\-]{4,}"), "sk-" + MASK),
-    (re.compile(r"\bLTAI[A-Za-z0-9]{4,}"), MASK),
-    (re.compile(r"(?i)\b(bearer)\s+[^\s,;\"']+"), r"\1 " + MASK),
-    (re.compile(r"(?i)(x-oss-signature|signature|credential|accesskeyid|access_key_secret)=[^&\s\"'<]+"),
-     r"\1=" + MASK),
+    (re.compile(r"(?<![A-Za-z0-9])sk-sp-[A-Za-z0-9_\-]{4,}"), "sk-sp-" + MASK),
+    (re.compile(r"(?<![A-Za-z0-9])sk-(?!sp-)[A-Za-z0-9_\-]{4,}"), "sk-" + MASK),
+    (re.compile(r"(?<![A-Za-z0-9])(?:LTAI|STS\.)[A-Za-z0-9]{4,}"), MASK),
+    # user:password in any URL: the user stays, the password goes.
+    (re.compile(r"(?<![A-Za-z0-9+.-])([A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:]*):[^\s/?#@]*@"),
+     r"\1:" + MASK + "@"),
+    (re.compile(r"(?i)(?<![a-z])(bearer)\s+[^\s,;\"']+"), r"\1 " + MASK),
+    # Authorization values of any other scheme (the scheme word stays when there is one).
+    (re.compile(r"(?i)(?<![a-z])(authorization[\"']?\s*[:=]\s*[\"']?)(?!bearer\s)"
+                r"(?:([a-z0-9-]+ )(?=[^\s,;\"']))?[^\s,;\"']+"), r"\1\2" + MASK),
+    # Signed URLs and credential fields in query strings, JSON or headers.
+    # A field name must stand on its own ("api_key=", not "QIANWEN_API_KEY: env"), so our own report
+    # lines that name variables are left readable.
+    (re.compile(r"(?i)(?<![a-z0-9_])((?:x-oss-signature|signature|x-oss-credential|credential|"
+                r"oss_?access_?key_?id|access_?key_?id|access_?key_?secret|x-oss-security-token|"
+                r"security-?token|x-acs-security-token|secret_?key|client_?secret|api_?key|password)"
+                r"[\"']?\s*[=:]\s*[\"']?)[^&\s\"'<>,;}]+"), r"\1" + MASK),
+    # OSS error bodies echo the credential and signature in XML elements.
+    (re.compile(r"(?i)(<(?:OSSAccessKeyId|AccessKeyId|SignatureProvided|SecurityToken|StringToSign)>)"
+                r"[^<]*"), r"\1" + MASK),
 )
 
 
@@ -29,8 +47,21 @@ def secret_part(secret):
     return secret
 
 
-def _masked_spans(text, secret):
-    pieces = {secret[i:i + _PIECE] for i in range(len(secret) - _PIECE + 1)}
+def _forms(secret):
+    """The ways a secret's hidden part may be spelled in text that leaves: as is, percent-encoded
+    (query strings), and with backslash escapes (repr of a header value in a ValueError, JSON)."""
+    hidden = secret_part(secret.strip())
+    forms = {hidden}
+    if hidden:
+        forms.add(urllib.parse.quote(hidden, safe=""))
+        forms.add(hidden.encode("unicode_escape").decode("ascii"))
+        forms.add(json.dumps(hidden)[1:-1])
+        forms.add(repr(hidden.encode("utf-8", "backslashreplace"))[2:-1])
+    return {form for form in forms if form}
+
+
+def _masked_spans(text, pieces):
+    """Merged [start, end) spans of text covered by any of the 6-character pieces."""
     spans = []
     for start in range(len(text) - _PIECE + 1):
         if text[start:start + _PIECE] in pieces:
@@ -41,20 +72,35 @@ def _masked_spans(text, secret):
     return spans
 
 
-def redact(text, secrets=()):
-    """Return text with every known secret (or 6-char piece of one) and key-shaped string masked."""
-    if text is None:
-        return None
-    text = str(text)
+def _mask_known(text, secrets):
+    pieces = set()
     for secret in secrets:
         if not secret:
             continue
-        hidden = secret_part(secret)
-        if len(hidden) < _PIECE:
-            text = text.replace(hidden, MASK) if hidden else text
-            continue
-        for start, end in reversed(_masked_spans(text, hidden)):
-            text = text[:start] + MASK + text[end:]
+        for form in _forms(str(secret)):
+            if len(form) < _PIECE:
+                text = text.replace(form, MASK)
+            else:
+                pieces.update(form[i:i + _PIECE] for i in range(len(form) - _PIECE + 1))
+    if not pieces:
+        return text
+    parts, done = [], 0
+    for start, end in _masked_spans(text, pieces):
+        parts.append(text[done:start])
+        parts.append(MASK)
+        done = end
+    parts.append(text[done:])
+    return "".join(parts)
+
+
+def redact(text, secrets=()):
+    """Return text with every known secret (or 6-char piece of one) and key-shaped string masked.
+
+    Pass every form a secret had (the raw value as found and the cleaned key); None stays None.
+    """
+    if text is None:
+        return None
+    text = _mask_known(str(text), secrets)
     for pattern, replacement in _KEY_PATTERNS:
         text = pattern.sub(replacement, text)
     return text
