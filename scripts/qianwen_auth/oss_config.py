@@ -136,11 +136,11 @@ def _parse_endpoint(raw: str, config: OssConfig):
 
 
 def _credential_problem(name: str, value: str) -> Optional[str]:
-    if any(char.isspace() or ord(char) < 32 or not char.isascii() for char in value):
-        return "{} contains a space, control or non-ASCII character: copy it again from the RAM console".format(name)
     words = [word for word in re.split(r"[-_ .]+", value.lower()) if word]
     if _PLACEHOLDER_MARKS.search(value) or len(value) < 8 or all(w in _PLACEHOLDER_WORDS for w in words):
         return "{} still holds a placeholder: set the real value".format(name)
+    if any(char.isspace() or ord(char) < 32 or not char.isascii() for char in value):
+        return "{} contains a space, control or non-ASCII character: copy it again from the RAM console".format(name)
     return None
 
 
