@@ -60,9 +60,10 @@ def redact(text, secrets=()):
     return text
 
 
-def redact_url(url):
-    """A URL fit to show: no user:password, no query string (signed URLs carry credentials there)."""
+def redact_url(url, keep_query=False):
+    """A URL fit to show: no user:password and, unless keep_query (for URLs we built ourselves),
+    no query string or fragment, since signed URLs carry credentials there."""
     if not url:
         return url
     url = re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@", r"\1", str(url))
-    return url.split("?", 1)[0].split("#", 1)[0]
+    return url if keep_query else url.split("?", 1)[0].split("#", 1)[0]

@@ -1,0 +1,41 @@
+"""Where and how verify.py saves its JSON result: ./output/qianwen-ops-auth/verify-<UTC>.json.
+
+Files are created with mode 0600 and never overwrite an earlier one. Nothing is written into this
+skill's folder or any skills tree: installers copy those folders whole.
+"""
+
+import json
+import os
+import time
+from pathlib import Path
+
+from .fsutil import create_new_file, skills_tree_reason
+
+DEFAULT_DIR = Path("output") / "qianwen-ops-auth"
+
+
+def default_dir(cwd=None):
+    return Path(cwd or os.getcwd()) / DEFAULT_DIR
+
+
+def save_json(data, folder, prefix="verify", now=None):
+    """Save data as a new file in folder; returns (path, None) or (None, reason it was not saved)."""
+    folder = Path(folder)
+    reason = skills_tree_reason(folder)
+    if reason:
+        return None, "not saved: {}".format(reason)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for attempt in range(1, 1000):
+            name = "{}-{}{}.json".format(prefix, stamp, "" if attempt == 1 else "-{}".format(attempt))
+            path = folder / name
+            data = dict(data, evidence=str(path))
+            try:
+                create_new_file(path, (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+                return str(path), None
+            except FileExistsError:
+                continue
+    except OSError as error:
+        return None, "not saved: {} ({})".format(folder, error.strerror or type(error).__name__)
+    return None, "not saved: too many results in {} this second".format(folder)

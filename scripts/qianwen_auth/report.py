@@ -1,0 +1,79 @@
+"""Rendering results: short human lines by default, one JSON object with --json.
+
+Results go to stdout, warnings to stderr. Everything printed passes through redact() once more,
+so even a mistake upstream cannot put a key on the screen.
+"""
+
+import json
+import sys
+
+from .redact import redact
+
+
+class Reporter:
+    """Writes a result to two streams; the secrets list is the last line of defence."""
+
+    def __init__(self, out=None, err=None, secrets=()):
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.secrets = list(secrets)
+
+    def line(self, text=""):
+        self.out.write(redact(text, self.secrets) + "\n")
+
+    def warn(self, text):
+        self.err.write(redact("warning: " + text, self.secrets) + "\n")
+
+    def error(self, text):
+        self.err.write(redact(text, self.secrets) + "\n")
+
+    def json(self, data):
+        self.out.write(redact(json.dumps(data, indent=2, ensure_ascii=False), self.secrets) + "\n")
+
+    def flush(self):
+        for stream in (self.out, self.err):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+
+
+def _key_line(key):
+    if not key.set:
+        return "not found"
+    parts = [key.where or key.source]
+    if key.type:
+        parts.append({"standard": "standard key", "token_plan": "Token Plan key (sk-sp-)",
+                      "unknown": "unknown key type"}[key.type])
+    if key.fingerprint:
+        parts.append(key.fingerprint)
+    return ", ".join(parts)
+
+
+def _probe_line(probe, unreachable_reason):
+    answer = "HTTP {}".format(probe.http_status) if probe.http_status else (unreachable_reason or "no answer")
+    extra = ", {}".format(probe.error_code) if probe.error_code else ""
+    request_id = " (request id {})".format(probe.request_id) if probe.request_id else ""
+    return "{} {} -> {}{} in {} ms{}".format(probe.method, probe.url, answer, extra, probe.elapsed_ms,
+                                           request_id)
+
+
+def render_verify_text(result, reporter):
+    reporter.line("Key:       " + _key_line(result.key))
+    for source in result.key.shadowed:
+        reporter.line("           shadows a different key in " + source)
+    if result.endpoint:
+        reporter.line("Endpoint:  {} ({}, {})".format(result.endpoint, result.region, result.endpoint_source))
+    for probe in result.probes:
+        reporter.line("Probe:     " + _probe_line(probe, result.unreachable_reason))
+    if result.token_plan.checked:
+        reporter.line("TokenPlan: accepted={} region={}".format(
+            str(result.token_plan.accepted).lower(), result.token_plan.region or "-"))
+    for note in result.notes:
+        reporter.line("Note:      " + note)
+    if result.problem_detail:
+        reporter.line("Detail:    " + result.problem_detail)
+    reporter.line("Status:    {} (exit {})".format(result.status, result.exit_code))
+    reporter.line("Next:      " + result.hint)
+    if result.evidence:
+        reporter.line("Saved:     " + result.evidence)

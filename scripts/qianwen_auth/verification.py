@@ -1,0 +1,236 @@
+"""The main job of verify.py: find the key, check it locally, prove it against the API, decide.
+
+Builds a plain Result as the checks run; report.py renders it once at the end. The key itself
+stays in `KeyCheck.cleaned` and the request headers, nowhere else.
+"""
+
+import time
+from dataclasses import dataclass, field
+from typing import List, Mapping, Optional
+
+from . import endpoints, keys, verdict
+from .credentials import ConfigChain
+from .probe import Request, send, send_all
+from .redact import redact, redact_url
+from .result import KeyReport, ProbeReport, Result
+
+CONSOLE_KEYS_URL = "https://platform.qianwenai.com/home/api-keys"
+CHAT_MODEL = "qwen-turbo"
+
+
+@dataclass
+class Options:
+    base_url: Optional[str] = None
+    region: Optional[str] = None
+    probe: str = "auto"            # auto: free probe, chat if it does not exist; chat: chat only
+    model: str = CHAT_MODEL
+    timeout: float = 10.0
+    region_scan: bool = True
+    check_token_plan: bool = False
+    environ: Optional[Mapping[str, str]] = None
+    cwd: Optional[str] = None
+
+
+@dataclass
+class _Run:
+    options: Options
+    deadline: float
+    secrets: List[str] = field(default_factory=list, repr=False)
+
+    def redact(self, text):
+        return redact(text, self.secrets)
+
+
+def _headers(key):
+    return {"Authorization": "Bearer " + key, "Accept": "application/json",
+            "User-Agent": "qianwen-ops-auth-verify"}
+
+
+def _free_request(url, key):
+    return Request("GET", url, _headers(key))
+
+
+def _chat_request(endpoint, key, model):
+    body = ('{"model": "%s", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}'
+            % model).encode("ascii")
+    headers = dict(_headers(key), **{"Content-Type": "application/json"})
+    return Request("POST", endpoint.chat_url(), headers, body)
+
+
+def _probe_report(exchange, outcome, url=None):
+    """url: the URL as we built it (our probe queries hold no secret); exchange.url has no query."""
+    return ProbeReport(method=exchange.method, url=redact_url(url or exchange.url, keep_query=True),
+                       http_status=exchange.status,
+                       error_code=outcome.error_code, request_id=outcome.request_id,
+                       elapsed_ms=exchange.elapsed_ms)
+
+
+def _key_report(resolution, check):
+    found = resolution.found
+    report = KeyReport(set=found is not None)
+    if found is not None:
+        report.source = found.source
+        report.where = found.where
+    if check is not None:
+        report.type = check.key_type
+        report.fingerprint = check.fingerprint
+        report.problems = list(check.problems)
+        report.repairs = list(check.repairs)
+    report.shadowed = [setting.source for setting in resolution.shadowed]
+    if resolution.hidden_by_empty:
+        report.problems.append("empty_variable_hides_dotenv")
+    return report
+
+
+def verify(options: Options) -> Result:
+    started = time.monotonic()
+    run = _Run(options, started + options.timeout)
+    chain = ConfigChain(options.environ, options.cwd)
+    resolution = chain.resolve()
+    found = resolution.found
+    check = keys.check_key(found.value) if found is not None else None
+    if check is not None and check.cleaned:
+        run.secrets.append(check.cleaned)
+    if found is not None:
+        run.secrets.append(found.value.strip())
+    result = Result(key=_key_report(resolution, check))
+    result.warnings.extend(run.redact(warning) for warning in resolution.warnings)
+    for setting in resolution.shadowed:
+        result.notes.append("a different key in {} is shadowed by the one used".format(setting.where))
+
+    base_setting = chain.lookup("QWEN_BASE_URL")
+    result.warnings.extend(run.redact(w) for w in chain.warnings if w not in result.warnings)
+    try:
+        endpoint, chosen_by = endpoints.choose_endpoint(
+            options.base_url, base_setting.value if base_setting else None, options.region)
+    except endpoints.EndpointError as error:
+        origin = "--base-url" if options.base_url else (base_setting.where if base_setting else "base URL")
+        return result.finish("config_error", "{} is refused: {}".format(origin, run.redact(str(error))))
+    result.endpoint = endpoint.base_url
+    result.endpoint_source = base_setting.source if chosen_by == "QWEN_BASE_URL" else chosen_by
+    result.region = endpoint.region
+
+    if found is None:
+        return result.finish("not_configured", _not_configured_hint(resolution))
+    if check.placeholder:
+        return result.finish("not_configured", "{} still holds a placeholder: replace it with your key from {}"
+                             .format(found.where, CONSOLE_KEYS_URL))
+    if check.invalid_reason:
+        return result.finish("invalid_key", "{} is malformed: {}. Copy the key again from {}".format(
+            found.where, check.invalid_reason, CONSOLE_KEYS_URL))
+    if check.repairs:
+        result.notes.append("repaired for the probe: {}; fix {} so every tool reads it".format(
+            ", ".join(code.replace("_", " ") for code in check.repairs), found.where))
+    if check.key_type == keys.TOKEN_PLAN:
+        return _token_plan(run, result, check, found)
+    if check.key_type == keys.UNKNOWN:
+        result.warnings.append("the key does not start with sk-; DashScope keys do. Probing anyway")
+    return _probe_key(run, result, endpoint, check.cleaned)
+
+
+def _not_configured_hint(resolution):
+    if resolution.hidden_by_empty:
+        hidden = resolution.hidden_by_empty[0]
+        return ("{name} is exported but empty and hides the key in {path} line {line}: "
+                "run `unset {name}` (and remove the empty export from your shell profile)").format(
+                    name=hidden.name, path=hidden.path, line=hidden.line)
+    return ("no API key found in QIANWEN_API_KEY, DASHSCOPE_API_KEY or .env: run "
+            "`python3 scripts/init_env.py`, then put your key from {} into .env").format(CONSOLE_KEYS_URL)
+
+
+def _token_plan(run, result, check, found):
+    result.token_plan.checked = run.options.check_token_plan
+    hint = ("{} holds a Token Plan (sk-sp-) key, which works only in interactive AI tools. "
+            "Create a standard pay-as-you-go key at {} and set DASHSCOPE_API_KEY to it").format(
+                found.where, CONSOLE_KEYS_URL)
+    if not run.options.check_token_plan:
+        return result.finish("token_plan_key", hint)
+    regions = list(endpoints.TOKEN_PLAN_HOSTS)
+    requests = [_free_request("https://{}/compatible-mode/v1/models".format(endpoints.TOKEN_PLAN_HOSTS[r]),
+                              check.cleaned) for r in regions]
+    for region, request, exchange in zip(regions, requests, send_all(requests, run.deadline, run.secrets)):
+        outcome = verdict.classify(exchange, redact_text=run.redact)
+        result.probes.append(_probe_report(exchange, outcome, request.url))
+        if outcome.kind == verdict.ACCEPTED and not result.token_plan.accepted:
+            result.token_plan.accepted, result.token_plan.region = True, region
+    if result.token_plan.accepted is None:
+        result.token_plan.accepted = False
+    state = ("a Token Plan endpoint ({}) accepted it".format(result.token_plan.region)
+             if result.token_plan.accepted else "no Token Plan endpoint accepted it")
+    return result.finish("token_plan_key", "{}; {}".format(state, hint))
+
+
+def _probe_key(run, result, endpoint, key):
+    options = run.options
+    if options.probe == "chat":
+        exchange, outcome = _send_chat(run, result, endpoint, key)
+    else:
+        request = _free_request(endpoint.free_probe_url(), key)
+        exchange = send(request, run.deadline, run.secrets)
+        outcome = verdict.classify(exchange, redact_text=run.redact)
+        result.probe = _probe_report(exchange, outcome, request.url)
+        result.probes.append(result.probe)
+        if outcome.kind == verdict.MISSING:
+            result.notes.append("the token-free probe does not exist at {}; used the chat probe, "
+                                "which may bill a few tokens".format(endpoint.origin + endpoint.prefix))
+            exchange, outcome = _send_chat(run, result, endpoint, key)
+    if outcome.kind == verdict.REJECTED and endpoint.official and options.region_scan:
+        return _scan_regions(run, result, endpoint, key, outcome)
+    return _finish_outcome(result, endpoint, outcome)
+
+
+def _send_chat(run, result, endpoint, key):
+    request = _chat_request(endpoint, key, run.options.model)
+    exchange = send(request, run.deadline, run.secrets)
+    outcome = verdict.classify(exchange, chat=True, redact_text=run.redact)
+    result.probe = _probe_report(exchange, outcome, request.url)
+    result.probes.append(result.probe)
+    return exchange, outcome
+
+
+def _scan_regions(run, result, endpoint, key, first_outcome):
+    others = [region for region in endpoints.REGION_HOSTS if region != endpoint.region]
+    requests = [_free_request(endpoints.official_endpoint(r).native_models_url(), key) for r in others]
+    accepted = None
+    for region, request, exchange in zip(others, requests, send_all(requests, run.deadline, run.secrets)):
+        outcome = verdict.classify(exchange, redact_text=run.redact)
+        result.probes.append(_probe_report(exchange, outcome, request.url))
+        if outcome.kind == verdict.ACCEPTED and accepted is None:
+            accepted = region
+    if accepted is None:
+        return _finish_outcome(result, endpoint, first_outcome, scanned=True)
+    suggested = endpoints.official_endpoint(accepted).base_url
+    result.region = accepted
+    result.suggested_base_url = suggested
+    return result.finish("wrong_region", (
+        "the key belongs to {} ({}), not {}: set QWEN_BASE_URL={} (or run with --region {})").format(
+            endpoints.REGION_NAMES[accepted], accepted, endpoint.region, suggested, accepted))
+
+
+def _finish_outcome(result, endpoint, outcome, scanned=False):
+    where = endpoint.origin + endpoint.prefix
+    if outcome.kind == verdict.ACCEPTED:
+        place = endpoints.REGION_NAMES.get(endpoint.region, where)
+        return result.finish("valid", "the key works with {}; nothing to do".format(place))
+    if outcome.kind == verdict.REJECTED:
+        others = " or any other official region" if scanned else ""
+        return result.finish("invalid_key", (
+            "{} rejected the key{}{}: it was deleted, disabled or mistyped. Create or copy a key at {}"
+            ).format(where, others, _code(outcome), CONSOLE_KEYS_URL))
+    if outcome.kind == verdict.DENIED:
+        return result.finish("access_denied", (
+            "{} knows the key but denied access{}: check the workspace and model permissions of this "
+            "key in the console ({})").format(where, _code(outcome), CONSOLE_KEYS_URL))
+    if outcome.kind == verdict.UNREACHABLE:
+        result.problem_detail = outcome.message
+        result.unreachable_reason = outcome.reason
+        return result.finish("unreachable", "{} could not be reached ({}): {}".format(
+            where, outcome.reason, verdict.UNREACHABLE_HINTS.get(outcome.reason, "check your network")))
+    if outcome.kind == verdict.MISSING:
+        outcome.reason = "unexpected_status"
+    result.problem_detail = outcome.message
+    return result.finish("api_error", verdict.api_error_hint(outcome))
+
+
+def _code(outcome):
+    return " ({})".format(outcome.error_code) if outcome.error_code else ""

@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Find, check and prove the QianWen / DashScope API key, without spending tokens or showing it."""
+
+import argparse
+import sys
+
+from qianwen_auth import VERSION
+from qianwen_auth.endpoints import REGION_HOSTS
+from qianwen_auth.report import Reporter, render_verify_text
+
+EPILOG = """examples:
+  python3 scripts/verify.py                   check the key the family's scripts will use
+  python3 scripts/verify.py --json            one JSON object for agents
+  python3 scripts/verify.py --region intl     probe the International (Singapore) endpoint
+  python3 scripts/verify.py --check-token-plan   also test an sk-sp- key on the Token Plan endpoints
+
+exit codes: 0 valid, 1 invalid_key / wrong_region / token_plan_key / access_denied,
+  2 config_error, 3 not_configured, 4 unreachable, 5 api_error, 70 internal error.
+The key is read from QIANWEN_API_KEY, DASHSCOPE_API_KEY, ./.env, then the repository root's .env;
+it is never printed, and never read from the command line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors are config_error (exit 2); with --json they are also one JSON object on stdout."""
+
+    _argv = None
+
+    def error(self, message):
+        seen = self._argv if self._argv is not None else sys.argv[1:]
+        if "--json" in seen:
+            import json
+            print(json.dumps({"status": "config_error", "ok": False, "exit_code": 2,
+                              "hint": "{}: {}".format(self.prog, message)}))
+        super().error(message)
+
+
+def build_parser(argv=None):
+    parser = _Parser(
+        prog="verify.py",
+        description="Find the QianWen/DashScope API key the way the skill family does, check it "
+                    "locally, and prove it against the API with a token-free request.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+    parser.add_argument("--region", choices=sorted(REGION_HOSTS),
+                        help="official region to probe when no base URL is set (default: cn)")
+    parser.add_argument("--base-url", metavar="URL",
+                        help="endpoint to probe; overrides QWEN_BASE_URL and --region")
+    parser.add_argument("--probe", choices=("auto", "chat"), default="auto",
+                        help="auto: token-free model list (chat only where it does not exist); "
+                             "chat: a 1-token chat completion, which may bill a few tokens")
+    parser.add_argument("--model", default="qwen-turbo", help="model for the chat probe (default: qwen-turbo)")
+    parser.add_argument("--timeout", type=_positive_seconds, default=10.0, metavar="SECONDS",
+                        help="bound for the whole run (default: 10)")
+    parser.add_argument("--no-region-scan", dest="region_scan", action="store_false",
+                        help="on a 401, do not try the other official regions")
+    parser.add_argument("--check-token-plan", action="store_true",
+                        help="send an sk-sp- key to the Token Plan endpoints to see if it works there")
+    parser.add_argument("--no-save", action="store_true", help="do not save the JSON result")
+    parser.add_argument("--output-dir", metavar="DIR",
+                        help="where to save the result (default: ./output/qianwen-ops-auth/)")
+    parser.add_argument("--version", action="version", version="%(prog)s " + VERSION)
+    parser._argv = argv
+    return parser
+
+
+def _positive_seconds(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a number of seconds, got {!r}".format(text)) from None
+    if not 0 < value <= 600:
+        raise argparse.ArgumentTypeError("expected seconds between 0 and 600, got {}".format(text))
+    return value
+
+
+def main(argv=None):
+    args = build_parser(argv).parse_args(argv)
+    reporter = Reporter()
+    try:
+        return run(args, reporter)
+    except KeyboardInterrupt:
+        reporter.error("verify.py: interrupted")
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as error:  # never a traceback for the user; one redacted line instead
+        reporter.error("verify.py: internal error: {}: {}".format(type(error).__name__, error))
+        return 70
+    finally:
+        reporter.flush()
+
+
+def run(args, reporter):
+    from qianwen_auth import evidence
+    from qianwen_auth.verification import Options, verify
+
+    options = Options(base_url=args.base_url, region=args.region, probe=args.probe, model=args.model,
+                      timeout=args.timeout, region_scan=args.region_scan,
+                      check_token_plan=args.check_token_plan)
+    result = verify(options)
+    reporter.secrets.extend(result_secrets(options))
+    if not args.no_save:
+        folder = args.output_dir or evidence.default_dir()
+        result.evidence, result.evidence_skipped = evidence.save_json(result.to_json(), folder)
+        if result.evidence_skipped:
+            result.warnings.append("result " + result.evidence_skipped)
+    for warning in result.warnings:
+        reporter.warn(warning)
+    if args.json:
+        reporter.json(result.to_json())
+    else:
+        render_verify_text(result, reporter)
+    return result.exit_code
+
+
+def result_secrets(options):
+    """The raw values the run may have seen, for the reporter's last-line redaction."""
+    from qianwen_auth.credentials import ConfigChain
+    chain = ConfigChain(options.environ, options.cwd)
+    settings, _ = chain.candidates(("QIANWEN_API_KEY", "DASHSCOPE_API_KEY"))
+    return [setting.value.strip() for setting in settings if setting.value.strip()]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
