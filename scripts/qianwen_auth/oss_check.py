@@ -304,3 +304,43 @@ def oss_exit_code(result: Optional[OssResult], key_exit_code: Optional[int], oss
     if key_exit_code:
         return key_exit_code
     return EXIT_OSS_FAILED if failed else 0
+
+
+class BackgroundCheck:
+    """The OSS check running beside the API key check, so one --timeout bounds both."""
+
+    def __init__(self, chain, timeout):
+        import threading
+        self.deadline = time.monotonic() + timeout
+        self.secrets = oss_secrets(chain)
+        self._chain = chain
+        self._outcome = {}
+        self._thread = threading.Thread(target=self._work, daemon=True)
+        self._thread.start()
+
+    def _work(self):
+        try:
+            self._outcome["result"] = run_oss_check(self._chain, self.deadline)
+        except Exception as error:  # re-raised in the caller's thread, where errors are reported
+            self._outcome["error"] = error
+
+    def result(self) -> OssResult:
+        self._thread.join(max(0.0, self.deadline - time.monotonic()) + 1.0)
+        if "error" in self._outcome:
+            raise self._outcome["error"]
+        if "result" not in self._outcome:
+            config = load_oss_config(self._chain)
+            result = OssResult(configured=True, status=UNREACHABLE, bucket=config.bucket, region=config.region,
+                               endpoint=config.endpoint, credentials_source=config.credentials_source,
+                               fingerprint=config.fingerprint, error_code=probe.TIMEOUT,
+                               hint=_NETWORK_HINTS[probe.TIMEOUT], notes=list(config.notes))
+            return result
+        return self._outcome["result"]
+
+
+def add_to_json(data, oss_result, key_exit_code, oss_only=False):
+    """The verify.py JSON object with the `oss` object and the exit code that accounts for it."""
+    data = dict(data)
+    data["oss"] = oss_result.to_json()
+    data["exit_code"] = oss_exit_code(oss_result, key_exit_code, oss_only)
+    return data
