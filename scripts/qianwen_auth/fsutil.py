@@ -128,12 +128,14 @@ def skills_tree_reason(path):
     folder that holds skill folders with a SKILL.md. Installers copy whole folders, so anything we
     leave there would be shipped, loaded or deleted with the skill.
     """
-    target = Path(os.path.abspath(str(path)))
-    resolved = Path(os.path.realpath(str(path)))
-    for candidate in {target, resolved}:
+    # The path as given and with links followed: a link out of (or into) a skills tree counts. The
+    # own-folder test runs first on both so the most specific reason wins, whatever the order.
+    candidates = [Path(os.path.abspath(str(path))), Path(os.path.realpath(str(path)))]
+    for candidate in candidates:
+        if candidate == SKILL_DIR or SKILL_DIR in candidate.parents:
+            return "it is inside this skill's own folder ({})".format(SKILL_DIR)
+    for candidate in candidates:
         for folder in [candidate] + list(candidate.parents):
-            if folder == SKILL_DIR:
-                return "it is inside this skill's own folder ({})".format(SKILL_DIR)
             if folder.name == "skills":
                 if folder.parent.name in AGENT_SKILL_FOLDERS or folder.parent.name.startswith("."):
                     return "it is inside an agent's skills folder ({})".format(folder)
