@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import CANARY_KEY, CANARY_OSS_ID, CANARY_OSS_SECRET
+from conftest import CANARIES, CANARY_KEY, CANARY_OSS_ID, CANARY_OSS_SECRET
 
 
 def oss_only(run_script, env, *args, **kwargs):
@@ -64,7 +64,7 @@ def test_each_failure_has_its_status_and_exit_6(run_script, oss_env, fake_oss, s
 
 def test_wrong_secret_is_invalid_credentials_even_when_oss_echoes_the_id(run_script, oss_env, fake_oss):
     result = oss_only(run_script, dict(oss_env, QWEN_TMP_OSS_AK_SECRET="WrongSecret0a1b2c3d4e5f6g7h8i9j"),
-                      secrets=(CANARY_OSS_ID, "WrongSecret0a1b2c3d4e5f6g7h8i9j"))
+                      secrets=CANARIES + ("WrongSecret0a1b2c3d4e5f6g7h8i9j",))
     assert result.json["oss"]["error_code"] == "SignatureDoesNotMatch"
     assert result.json["oss"]["status"] == "invalid_credentials"
 
@@ -127,3 +127,43 @@ def test_oss_with_key_check_keeps_the_key_exit_code_when_the_key_fails(run_scrip
 
 def test_oss_and_oss_only_cannot_be_combined(run_script):
     assert run_script("verify.py", "--oss", "--oss-only").returncode == 2
+
+
+def test_official_host_over_tls_through_a_proxy_addresses_the_bucket_as_a_subdomain(
+        run_script, oss_official_env, fake_oss_official, connect_proxy):
+    result = oss_only(run_script, oss_official_env)
+    assert result.returncode == 0, result.output
+    assert result.json["oss"]["endpoint"] == "https://qianwen-probe-bucket.oss-cn-beijing.aliyuncs.com"
+    assert {r.host for r in fake_oss_official.requests} == {fake_oss_official.official_host}
+    assert all(r.signature_ok for r in fake_oss_official.requests)
+    assert connect_proxy.tunnels_to(fake_oss_official.official_host)
+
+
+def test_untrusted_certificate_on_the_official_host_is_unreachable_tls(run_script, oss_official_env, untrusted_ca):
+    env = dict(oss_official_env, SSL_CERT_FILE=str(untrusted_ca))
+    result = oss_only(run_script, env)
+    assert result.returncode == 6
+    assert (result.json["oss"]["status"], result.json["oss"]["error_code"]) == ("unreachable", "tls")
+    assert "SSL_CERT_FILE" in result.json["oss"]["hint"]
+
+
+def test_valid_key_and_failing_bucket_exit_6(run_script, oss_env, fake_oss, fake_dashscope):
+    fake_dashscope.accept(CANARY_KEY)
+    fake_oss.scenario.denied = {"PutObject"}
+    env = dict(oss_env, DASHSCOPE_API_KEY=CANARY_KEY, QWEN_BASE_URL=fake_dashscope.url)
+    result = run_script("verify.py", "--oss", "--json", "--no-save", env=env)
+    assert result.json["status"] == "valid"
+    assert result.json["oss"]["status"] == "access_denied"
+    assert result.returncode == 6 and result.json["exit_code"] == 6
+
+
+def test_valid_key_and_no_oss_settings_exit_0(run_script, fake_dashscope):
+    fake_dashscope.accept(CANARY_KEY)
+    env = {"DASHSCOPE_API_KEY": CANARY_KEY, "QWEN_BASE_URL": fake_dashscope.url}
+    result = run_script("verify.py", "--oss", "--json", "--no-save", env=env)
+    assert result.returncode == 0 and result.json["oss"]["status"] == "not_configured"
+
+
+def test_without_oss_flags_there_is_no_oss_object(run_script, oss_env, fake_oss):
+    result = run_script("verify.py", "--json", "--no-save", env=oss_env)
+    assert "oss" not in result.json and fake_oss.requests == []

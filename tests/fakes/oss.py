@@ -89,6 +89,11 @@ class FakeOss:
             self._server.server_close()
 
     @property
+    def address(self):
+        """(host, port), what the CONNECT proxy's route() needs."""
+        return self._server.server_address[:2]
+
+    @property
     def port(self):
         return self._server.server_address[1]
 
