@@ -123,6 +123,8 @@ def run(args, reporter):
         render_verify_text(result, reporter)
         for line in oss_result.lines() if oss_result else ():
             reporter.line(line)
+        if data["exit_code"] != result.exit_code:
+            reporter.line("Exit:      {} (the OSS check failed)".format(data["exit_code"]))
     return data["exit_code"]
 
 

@@ -205,3 +205,8 @@ def test_parse_error_reads_only_safe_fields_from_an_echoing_body():
 def test_exit_code_rules(status, key_exit, oss_only, expected):
     from qianwen_auth.oss_check import OssResult
     assert oss_exit_code(OssResult(status=status), key_exit, oss_only) == expected
+
+
+def test_a_rejection_that_is_not_a_permission_marks_the_step_error(fake_oss, oss_env, tmp_path):
+    fake_oss.scenario.bucket_region = "cn-shanghai"
+    assert run(oss_env, tmp_path).steps == {"put": "error", "get": "skipped", "delete": "skipped"}

@@ -167,3 +167,13 @@ def test_valid_key_and_no_oss_settings_exit_0(run_script, fake_dashscope):
 def test_without_oss_flags_there_is_no_oss_object(run_script, oss_env, fake_oss):
     result = run_script("verify.py", "--json", "--no-save", env=oss_env)
     assert "oss" not in result.json and fake_oss.requests == []
+
+
+def test_text_output_says_when_the_oss_check_changes_the_exit_code(run_script, oss_env, fake_oss, fake_dashscope):
+    fake_dashscope.accept(CANARY_KEY)
+    fake_oss.scenario.bucket_exists = False
+    env = dict(oss_env, DASHSCOPE_API_KEY=CANARY_KEY, QWEN_BASE_URL=fake_dashscope.url)
+    result = run_script("verify.py", "--oss", "--no-save", env=env)
+    assert result.returncode == 6
+    assert "OSS verdict: no_such_bucket" in result.stdout
+    assert "Exit:      6 (the OSS check failed)" in result.stdout

@@ -203,6 +203,8 @@ def _apply_error(result, config, exchange, step, secrets):
         else:
             result.hint = "OSS answered HTTP {}{}: see the message and request id".format(
                 exchange.status, " " + code if code else "")
+    if result.status != ACCESS_DENIED:
+        result.steps[step] = STEP_ERROR   # "denied" is kept for missing permissions
     if message:
         result.notes.append("{} answer: {}".format(step.upper(), message))
 
