@@ -6,7 +6,7 @@ PY_OLDEST ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.9*/bin/python3))
 PY_NEWEST ?= $(lastword $(sort $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3)))
 PYTEST_ARGS ?= -q
 
-.PHONY: test test-versions bench dist clean
+.PHONY: test test-versions bench dist install-check clean
 
 ## make test: create .venv from requirements-dev.txt and run the whole suite.
 test: $(VENV)/.installed
@@ -31,6 +31,11 @@ bench: $(VENV)/.installed
 ## make dist: dist/qianwen-ops-auth/ with only what an agent needs.
 dist:
 	$(PYTHON) tools/build_dist.py
+
+## make install-check: install dist/ with the real skills installer (npx, from the npm registry)
+## into a scratch project and run verify.py --help from there. Skips cleanly without npx.
+install-check: $(VENV)/.installed
+	QIANWEN_INSTALL_CHECK=1 $(VENV)/bin/python -m pytest $(PYTEST_ARGS) tests/test_package.py -k install
 
 clean:
 	rm -rf $(VENV) .venv-oldest .venv-newest dist .pytest_cache

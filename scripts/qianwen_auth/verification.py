@@ -209,6 +209,7 @@ def _scan_regions(run, result, endpoint, key, first_outcome):
 
 def _finish_outcome(result, endpoint, outcome, scanned=False):
     where = endpoint.origin + endpoint.prefix
+    result.problem_detail = outcome.message
     if outcome.kind == verdict.ACCEPTED:
         place = endpoints.REGION_NAMES.get(endpoint.region, where)
         return result.finish("valid", "the key works with {}; nothing to do".format(place))
@@ -222,13 +223,11 @@ def _finish_outcome(result, endpoint, outcome, scanned=False):
             "{} knows the key but denied access{}: check the workspace and model permissions of this "
             "key in the console ({})").format(where, _code(outcome), CONSOLE_KEYS_URL))
     if outcome.kind == verdict.UNREACHABLE:
-        result.problem_detail = outcome.message
         result.unreachable_reason = outcome.reason
         return result.finish("unreachable", "{} could not be reached ({}): {}".format(
             where, outcome.reason, verdict.UNREACHABLE_HINTS.get(outcome.reason, "check your network")))
     if outcome.kind == verdict.MISSING:
         outcome.reason = "unexpected_status"
-    result.problem_detail = outcome.message
     return result.finish("api_error", verdict.api_error_hint(outcome))
 
 
