@@ -12,9 +12,11 @@ EPILOG = """examples:
   python3 scripts/verify.py --json            one JSON object for agents
   python3 scripts/verify.py --region intl     probe the International (Singapore) endpoint
   python3 scripts/verify.py --check-token-plan   also test an sk-sp- key on the Token Plan endpoints
+  python3 scripts/verify.py --oss-only        check only the custom OSS upload bucket (QWEN_TMP_OSS_*)
 
 exit codes: 0 valid, 1 invalid_key / wrong_region / token_plan_key / access_denied,
-  2 config_error, 3 not_configured, 4 unreachable, 5 api_error, 70 internal error.
+  2 config_error, 3 not_configured, 4 unreachable, 5 api_error, 6 the OSS check failed
+  (--oss: only when the key check passed; --oss-only: anything but ok or not_configured), 70 internal error.
 The key is read from QIANWEN_API_KEY, DASHSCOPE_API_KEY, ./.env, then the repository root's .env;
 it is never printed, and never read from the command line."""
 
@@ -54,6 +56,10 @@ def build_parser(argv=None):
                         help="on a 401, do not try the other official regions")
     parser.add_argument("--check-token-plan", action="store_true",
                         help="send an sk-sp- key to the Token Plan endpoints to see if it works there")
+    oss = parser.add_mutually_exclusive_group()
+    oss.add_argument("--oss", action="store_true",
+                     help="also check the custom OSS upload bucket (put, get, delete a tiny object)")
+    oss.add_argument("--oss-only", action="store_true", help="check only the custom OSS upload bucket")
     parser.add_argument("--no-save", action="store_true", help="do not save the JSON result")
     parser.add_argument("--output-dir", metavar="DIR",
                         help="where to save the result (default: ./output/qianwen-ops-auth/)")
@@ -98,20 +104,67 @@ def run(args, reporter):
     options = Options(base_url=args.base_url, region=args.region, probe=args.probe, model=args.model,
                       timeout=args.timeout, region_scan=args.region_scan,
                       check_token_plan=args.check_token_plan)
+    oss = _start_oss_check(args, options, reporter)
+    if args.oss_only:
+        return _report_oss_only(args, oss.result(), reporter)
     result = verify(options)
     reporter.secrets.extend(result_secrets(options))
+    oss_result = oss.result() if oss else None
     if not args.no_save:
         folder = args.output_dir or evidence.default_dir()
-        result.evidence, result.evidence_skipped = evidence.save_json(result.to_json(), folder)
+        result.evidence, result.evidence_skipped = evidence.save_json(_json(result, oss_result), folder)
         if result.evidence_skipped:
             result.warnings.append("result " + result.evidence_skipped)
+    data = _json(result, oss_result)
     for warning in result.warnings:
         reporter.warn(warning)
     if args.json:
-        reporter.json(result.to_json())
+        reporter.json(data)
     else:
         render_verify_text(result, reporter)
-    return result.exit_code
+        for line in oss_result.lines() if oss_result else ():
+            reporter.line(line)
+        if data["exit_code"] != result.exit_code:
+            reporter.line("Exit:      {} (the OSS check failed)".format(data["exit_code"]))
+    return data["exit_code"]
+
+
+def _json(result, oss_result):
+    if oss_result is None:
+        return result.to_json()
+    from qianwen_auth.oss_check import add_to_json
+    return add_to_json(result.to_json(), oss_result, result.exit_code)
+
+
+def _start_oss_check(args, options, reporter):
+    """The OSS check runs beside the key check (one --timeout bounds both); None without --oss."""
+    if not (args.oss or args.oss_only):
+        return None
+    from qianwen_auth.credentials import ConfigChain
+    from qianwen_auth.oss_check import BackgroundCheck
+    check = BackgroundCheck(ConfigChain(options.environ, options.cwd), options.timeout)
+    reporter.secrets.extend(check.secrets)
+    return check
+
+
+def _report_oss_only(args, oss_result, reporter):
+    from qianwen_auth import VERSION, evidence
+    from qianwen_auth.oss_check import add_to_json
+    data = add_to_json({"version": VERSION, "status": oss_result.status, "ok": oss_result.ok},
+                       oss_result, None, oss_only=True)
+    if not args.no_save:
+        saved, skipped = evidence.save_json(data, args.output_dir or evidence.default_dir())
+        data["evidence"] = saved
+        if skipped:
+            reporter.warn("result " + skipped)
+    if args.json:
+        reporter.json(data)
+    else:
+        for line in oss_result.lines():
+            reporter.line(line)
+        if data.get("evidence"):
+            reporter.line("Saved:     " + data["evidence"])
+    return data["exit_code"]
 
 
 def result_secrets(options):

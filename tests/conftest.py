@@ -128,3 +128,4 @@ def run_script(tmp_path, home, project):
 
 # Fixtures that start the loopback fakes (DashScope, proxy, OSS), shared by every test file.
 from fakes.fixtures import *  # noqa: E402,F401,F403
+from fakes.oss_fixtures import *  # noqa

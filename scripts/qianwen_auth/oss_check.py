@@ -1,0 +1,348 @@
+"""The custom OSS bucket check: PUT a tiny object, GET it back, try to DELETE it; map OSS errors to
+plain verdicts. Token-free, and it cleans up where the keys allow it.
+
+A least-privilege RAM user (oss:PutObject and oss:GetObject only) cannot delete: that DELETE is
+denied by design, so the check stays ok and names the object left behind.
+"""
+
+import base64
+import re
+import secrets as random_source
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Dict, List, Optional
+
+from . import oss_signer, probe
+from .oss_config import DEDICATED_PAIR, ENDPOINT, REGION, OssConfig, load_oss_config
+from .redact import redact, redact_url
+
+OK, NOT_CONFIGURED, CONFIG_ERROR = "ok", "not_configured", "config_error"
+INVALID_CREDENTIALS, ACCESS_DENIED, NO_SUCH_BUCKET = "invalid_credentials", "access_denied", "no_such_bucket"
+WRONG_REGION, ENDPOINT_FORBIDDEN, UNREACHABLE, ERROR = (
+    "wrong_region", "endpoint_forbidden", "unreachable", "error")
+STATUSES = (OK, NOT_CONFIGURED, CONFIG_ERROR, INVALID_CREDENTIALS, ACCESS_DENIED, NO_SUCH_BUCKET,
+            WRONG_REGION, ENDPOINT_FORBIDDEN, UNREACHABLE, ERROR)
+PASSING = (OK, NOT_CONFIGURED)
+EXIT_OSS_FAILED = 6
+LIFECYCLE_HINT = ("add a lifecycle rule on the bucket that deletes {prefix}/.auth-probe/ objects after 1 day, "
+                  "so probe objects the keys may not delete do not pile up")
+NOT_CONFIGURED_HINT = ("optional: to upload to your own bucket, set QWEN_TMP_OSS_BUCKET, QWEN_TMP_OSS_REGION and "
+                       "QWEN_TMP_OSS_AK_ID / QWEN_TMP_OSS_AK_SECRET (see references/custom-oss.md)")
+
+STEP_OK, STEP_DENIED, STEP_SKIPPED, STEP_ERROR = "ok", "denied", "skipped", "error"
+_PERMISSION = {"put": "oss:PutObject", "get": "oss:GetObject", "delete": "oss:DeleteObject"}
+_WRONG_ENDPOINT = re.compile(r"must be addressed using the specified endpoint", re.IGNORECASE)
+_REGION_IN_ENDPOINT = re.compile(r"oss-([a-z0-9-]+?)(?:-internal)?\.aliyuncs\.com", re.IGNORECASE)
+_NETWORK_HINTS = {
+    probe.DNS: "the host name does not resolve: check {} and {}".format(REGION, ENDPOINT),
+    probe.REFUSED: "nothing listens at the endpoint: check {}".format(ENDPOINT),
+    probe.TIMEOUT: "no answer in time: check the network or proxy, or raise --timeout",
+    probe.TLS: ("the TLS certificate was not trusted: behind an intercepting proxy, point SSL_CERT_FILE "
+                "at its CA bundle"),
+    probe.PROXY: "the proxy failed: check HTTPS_PROXY / https_proxy and NO_PROXY",
+}
+
+
+@dataclass
+class OssResult:
+    configured: bool = False
+    status: str = NOT_CONFIGURED
+    bucket: Optional[str] = None
+    region: Optional[str] = None
+    endpoint: Optional[str] = None
+    credentials_source: Optional[str] = None
+    fingerprint: Optional[str] = None
+    steps: Dict[str, str] = field(default_factory=lambda: {"put": STEP_SKIPPED, "get": STEP_SKIPPED,
+                                                           "delete": STEP_SKIPPED})
+    object_key: Optional[str] = None
+    left_behind: Optional[str] = None
+    http_status: Optional[int] = None
+    error_code: Optional[str] = None
+    request_id: Optional[str] = None
+    suggested_region: Optional[str] = None
+    hint: Optional[str] = None
+    notes: List[str] = field(default_factory=list)
+
+    @property
+    def ok(self):
+        return self.status == OK
+
+    @property
+    def failed(self):
+        return self.status not in PASSING
+
+    def to_json(self):
+        return {"configured": self.configured, "status": self.status, "ok": self.ok,
+                "bucket": self.bucket, "region": self.region, "endpoint": self.endpoint,
+                "credentials_source": self.credentials_source, "fingerprint": self.fingerprint,
+                "steps": dict(self.steps), "object": self.object_key, "left_behind": self.left_behind,
+                "http_status": self.http_status, "error_code": self.error_code,
+                "request_id": self.request_id, "suggested_region": self.suggested_region,
+                "hint": self.hint, "notes": list(self.notes)}
+
+    def lines(self):
+        if not self.configured:
+            return ["OSS: not configured ({} unset); uploads use the 48-hour temporary storage".format(
+                "QWEN_TMP_OSS_BUCKET")]
+        where = "OSS: bucket {} ({}) via {}".format(self.bucket, self.region or "?", self.endpoint or "?")
+        if self.credentials_source:
+            where += ", keys from {} ({})".format(self.credentials_source, self.fingerprint)
+        lines = [where]
+        if self.status != CONFIG_ERROR:
+            lines.append("OSS steps: " + ", ".join("{} {}".format(step.upper(), state)
+                                                    for step, state in self.steps.items()))
+        verdict = "OSS verdict: " + self.status
+        if self.error_code:
+            verdict += " ({})".format(self.error_code)
+        lines.append(verdict)
+        lines.extend("OSS note: " + note for note in self.notes)
+        if self.hint and self.configured:
+            lines.append("OSS next step: " + self.hint)
+        return lines
+
+
+@dataclass
+class OssError:
+    code: Optional[str] = None
+    message: str = ""
+    request_id: Optional[str] = None
+    endpoint: Optional[str] = None
+
+
+def _xml_field(text, name):
+    found = re.search(r"<{0}>(.*?)</{0}>".format(name), text, re.DOTALL)
+    return found.group(1).strip() if found else None
+
+
+def parse_error(exchange) -> OssError:
+    """The error OSS sent: the XML body, or on HEAD (no body) the base64 x-oss-err header.
+    Only Code, Message, RequestId and Endpoint are read: OSS also echoes the AccessKey ID and the
+    string to sign, which must never be shown."""
+    text = exchange.text() if exchange.body else ""
+    if "<Code>" not in text and exchange.headers.get("x-oss-err"):
+        try:
+            text = base64.b64decode(exchange.headers["x-oss-err"]).decode("utf-8", "replace")
+        except ValueError:
+            text = ""
+    return OssError(code=_xml_field(text, "Code"), message=_xml_field(text, "Message") or "",
+                    request_id=_xml_field(text, "RequestId") or exchange.headers.get("x-oss-request-id"),
+                    endpoint=_xml_field(text, "Endpoint"))
+
+
+def probe_key(prefix, now=None):
+    now = now or datetime.now(timezone.utc)
+    return "{}/.auth-probe/{}-{}.txt".format(prefix, now.strftime("%Y%m%dT%H%M%SZ"),
+                                              random_source.token_hex(4))
+
+
+def build_request(config: OssConfig, method, key, body=None, now=None) -> probe.Request:
+    headers = {}
+    if body is not None:
+        # Set (and so sign) the Content-Type here: urllib would otherwise add an unsigned one.
+        headers["Content-Type"] = "text/plain; charset=utf-8"
+    signed = oss_signer.sign(method, config.bucket, key, headers, config.access_key_id,
+                             config.access_key_secret, config.region, now=now)
+    return probe.Request(method, config.object_url(key), signed, body)
+
+
+def _region_from_endpoint(endpoint):
+    found = _REGION_IN_ENDPOINT.search(endpoint or "")
+    return found.group(1).lower() if found else None
+
+
+def _network_failure(result, exchange, step):
+    result.status = UNREACHABLE
+    result.error_code = exchange.error
+    result.hint = _NETWORK_HINTS.get(exchange.error, "the request failed: check the network")
+    result.notes.append("{} failed: {} ({})".format(step.upper(), exchange.error, exchange.detail))
+
+
+def _apply_error(result, config, exchange, step, secrets):
+    """Turn a rejected PUT or GET into the verdict and the one next step."""
+    error = parse_error(exchange)
+    result.http_status, result.error_code, result.request_id = exchange.status, error.code, error.request_id
+    message = redact(error.message, secrets)
+    code = error.code or ""
+    if code == "InvalidAccessKeyId":
+        result.status = INVALID_CREDENTIALS
+        result.hint = ("OSS does not know this AccessKey ID or it is disabled: check it in the RAM console "
+                       "and set {}".format(DEDICATED_PAIR[0]))
+    elif code == "SignatureDoesNotMatch":
+        result.status = INVALID_CREDENTIALS
+        result.hint = "the AccessKey secret does not belong to this AccessKey ID: set {} again".format(
+            DEDICATED_PAIR[1])
+    elif code == "PermanentRedirect" or (code == "AccessDenied" and (error.endpoint or _WRONG_ENDPOINT.search(message))):
+        result.status = WRONG_REGION
+        right = _region_from_endpoint(error.endpoint) or _region_from_endpoint(message)
+        result.suggested_region = right
+        if right:
+            result.hint = "the bucket is in {}: set {}={}".format(right, REGION, right)
+        else:
+            result.hint = "the bucket is in another region: set {} to the bucket's region".format(REGION)
+    elif code == "AccessDenied":
+        result.status = ACCESS_DENIED
+        result.hint = "the RAM user lacks {} on this bucket: grant it (a policy on acs:oss:*:*:{}/{}/*)".format(
+            _PERMISSION[step], config.bucket, config.prefix)
+    elif code == "NoSuchBucket":
+        result.status = NO_SUCH_BUCKET
+        result.hint = "no bucket named {} in {}: check {} and {}".format(
+            config.bucket, config.region, "QWEN_TMP_OSS_BUCKET", REGION)
+    elif code == "PublicEndpointForbidden":
+        result.status = ENDPOINT_FORBIDDEN
+        result.hint = ("this account may not use the public OSS endpoint: bind a custom domain to the bucket, "
+                       "or use oss-{}-internal.aliyuncs.com from inside Alibaba Cloud, and set {}".format(
+                           config.region, ENDPOINT))
+    else:
+        result.status = ERROR
+        if code == "RequestTimeTooSkewed":
+            result.hint = "this computer's clock is more than 15 minutes off: fix the system time"
+        elif exchange.status is not None and 300 <= exchange.status < 400:
+            result.hint = "the endpoint answered with a redirect to {}: it was not followed; check {}".format(
+                redact_url(exchange.location) or "elsewhere", ENDPOINT)
+        else:
+            result.hint = "OSS answered HTTP {}{}: see the message and request id".format(
+                exchange.status, " " + code if code else "")
+    if result.status != ACCESS_DENIED:
+        result.steps[step] = STEP_ERROR   # "denied" is kept for missing permissions
+    if message:
+        result.notes.append("{} answer: {}".format(step.upper(), message))
+
+
+def _step_state(exchange):
+    if exchange.error:
+        return STEP_ERROR
+    if exchange.status is not None and 200 <= exchange.status < 300:
+        return STEP_OK
+    return STEP_DENIED if parse_error(exchange).code == "AccessDenied" else STEP_ERROR
+
+
+def check(config: OssConfig, deadline, now=None) -> OssResult:
+    """Run the probe for a loaded configuration (see load_oss_config)."""
+    result = OssResult(configured=config.configured, bucket=config.bucket, region=config.region,
+                       endpoint=config.endpoint, credentials_source=config.credentials_source,
+                       fingerprint=config.fingerprint, notes=list(config.notes))
+    if not config.configured:
+        result.hint = NOT_CONFIGURED_HINT
+        return result
+    if config.error:
+        result.status, result.hint = CONFIG_ERROR, config.hint or config.error
+        result.notes.insert(0, config.error)
+        return result
+    secrets = config.secrets
+    key = probe_key(config.prefix, now)
+    result.object_key = key
+    body = "qianwen-ops-auth OSS probe {}\n".format(key.rsplit("/", 1)[-1]).encode("ascii")
+
+    put = probe.send(build_request(config, "PUT", key, body, now), deadline, secrets)
+    result.steps["put"] = _step_state(put)
+    if put.error:
+        _network_failure(result, put, "put")
+        return result
+    if result.steps["put"] != STEP_OK:
+        _apply_error(result, config, put, "put", secrets)
+        return result
+
+    got = probe.send(build_request(config, "GET", key, now=now), deadline, secrets)
+    result.steps["get"] = _step_state(got)
+    if got.error:
+        _network_failure(result, got, "get")
+    elif result.steps["get"] != STEP_OK:
+        _apply_error(result, config, got, "get", secrets)
+    elif got.body != body:
+        result.steps["get"] = STEP_ERROR
+        result.status, result.error_code = ERROR, "ContentMismatch"
+        result.hint = ("GET returned {} bytes that differ from the {} bytes put: something between here and "
+                       "the bucket (CDN, proxy, custom domain) rewrites or caches objects".format(len(got.body), len(body)))
+
+    _clean_up(result, config, key, deadline, now)
+    if result.steps["put"] == STEP_OK and result.steps["get"] == STEP_OK:
+        result.status = OK
+        if result.left_behind:
+            result.hint = LIFECYCLE_HINT.format(prefix=config.prefix)
+    return result
+
+
+def _clean_up(result, config, key, deadline, now):
+    """Try DELETE; least-privilege keys are denied, which is expected and only leaves a tiny object."""
+    result.left_behind = key
+    if time.monotonic() >= deadline:
+        result.notes.append("DELETE not tried: no time left; left behind: {}".format(key))
+        return
+    removed = probe.send(build_request(config, "DELETE", key, now=now), deadline, config.secrets)
+    result.steps["delete"] = _step_state(removed)
+    if result.steps["delete"] == STEP_OK:
+        result.left_behind = None
+    elif result.steps["delete"] == STEP_DENIED:
+        result.notes.append("DELETE denied, as expected for least-privilege keys (PutObject + GetObject); "
+                            "left behind: {}".format(key))
+    else:
+        result.notes.append("DELETE failed ({}); left behind: {}".format(
+            removed.error or "HTTP {}".format(removed.status), key))
+
+
+def run_oss_check(chain, deadline, secrets_sink=None, now=None) -> OssResult:
+    """Load the settings from chain (a credentials.ConfigChain) and run the check before deadline
+    (a time.monotonic() value). The AccessKey pair is appended to secrets_sink for redaction."""
+    config = load_oss_config(chain)
+    if secrets_sink is not None:
+        secrets_sink.extend(config.secrets)
+    if deadline is None:
+        deadline = time.monotonic() + 10
+    return check(config, deadline, now)
+
+
+def oss_secrets(chain) -> List[str]:
+    """The AccessKey ID and secret the check would use, for the caller's redaction list."""
+    return load_oss_config(chain).secrets
+
+
+def oss_exit_code(result: Optional[OssResult], key_exit_code: Optional[int], oss_only: bool) -> int:
+    """--oss-only: 0 for ok and not_configured, 6 otherwise. With the key check: the key's exit
+    code, or 6 when that is 0 and the OSS check failed."""
+    failed = result is not None and result.failed
+    if oss_only:
+        return EXIT_OSS_FAILED if failed else 0
+    if key_exit_code:
+        return key_exit_code
+    return EXIT_OSS_FAILED if failed else 0
+
+
+class BackgroundCheck:
+    """The OSS check running beside the API key check, so one --timeout bounds both."""
+
+    def __init__(self, chain, timeout):
+        import threading
+        self.deadline = time.monotonic() + timeout
+        self.secrets = oss_secrets(chain)
+        self._chain = chain
+        self._outcome = {}
+        self._thread = threading.Thread(target=self._work, daemon=True)
+        self._thread.start()
+
+    def _work(self):
+        try:
+            self._outcome["result"] = run_oss_check(self._chain, self.deadline)
+        except Exception as error:  # re-raised in the caller's thread, where errors are reported
+            self._outcome["error"] = error
+
+    def result(self) -> OssResult:
+        self._thread.join(max(0.0, self.deadline - time.monotonic()) + 1.0)
+        if "error" in self._outcome:
+            raise self._outcome["error"]
+        if "result" not in self._outcome:
+            config = load_oss_config(self._chain)
+            result = OssResult(configured=True, status=UNREACHABLE, bucket=config.bucket, region=config.region,
+                               endpoint=config.endpoint, credentials_source=config.credentials_source,
+                               fingerprint=config.fingerprint, error_code=probe.TIMEOUT,
+                               hint=_NETWORK_HINTS[probe.TIMEOUT], notes=list(config.notes))
+            return result
+        return self._outcome["result"]
+
+
+def add_to_json(data, oss_result, key_exit_code, oss_only=False):
+    """The verify.py JSON object with the `oss` object and the exit code that accounts for it."""
+    data = dict(data)
+    data["oss"] = oss_result.to_json()
+    data["exit_code"] = oss_exit_code(oss_result, key_exit_code, oss_only)
+    return data
