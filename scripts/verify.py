@@ -107,8 +107,7 @@ def run(args, reporter):
     oss = _start_oss_check(args, options, reporter)
     if args.oss_only:
         return _report_oss_only(args, oss.result(), reporter)
-    result = verify(options)
-    reporter.secrets.extend(result_secrets(options))
+    result = verify(options, secrets=reporter.secrets)
     oss_result = oss.result() if oss else None
     if not args.no_save:
         folder = args.output_dir or evidence.default_dir()
@@ -165,14 +164,6 @@ def _report_oss_only(args, oss_result, reporter):
         if data.get("evidence"):
             reporter.line("Saved:     " + data["evidence"])
     return data["exit_code"]
-
-
-def result_secrets(options):
-    """The raw values the run may have seen, for the reporter's last-line redaction."""
-    from qianwen_auth.credentials import ConfigChain
-    chain = ConfigChain(options.environ, options.cwd)
-    settings, _ = chain.candidates(("QIANWEN_API_KEY", "DASHSCOPE_API_KEY"))
-    return [setting.value.strip() for setting in settings if setting.value.strip()]
 
 
 if __name__ == "__main__":

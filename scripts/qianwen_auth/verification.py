@@ -82,21 +82,27 @@ def _key_report(resolution, check):
     return report
 
 
-def verify(options: Options) -> Result:
+def verify(options: Options, secrets: Optional[List[str]] = None) -> Result:
+    """Run every check. `secrets` (if given) receives the key values seen, for the reporter's
+    last-line redaction; they never enter the Result."""
     started = time.monotonic()
-    run = _Run(options, started + options.timeout)
+    run = _Run(options, started + options.timeout, secrets if secrets is not None else [])
     chain = ConfigChain(options.environ, options.cwd)
     resolution = chain.resolve()
     found = resolution.found
     check = keys.check_key(found.value) if found is not None else None
+    for setting in ([found] if found else []) + resolution.shadowed:
+        run.secrets.append(setting.value)
     if check is not None and check.cleaned:
         run.secrets.append(check.cleaned)
-    if found is not None:
-        run.secrets.append(found.value.strip())
     result = Result(key=_key_report(resolution, check))
     result.warnings.extend(run.redact(warning) for warning in resolution.warnings)
     for setting in resolution.shadowed:
         result.notes.append("a different key in {} is shadowed by the one used".format(setting.where))
+    if found is not None:
+        for hidden in resolution.hidden_by_empty:
+            result.notes.append("{} is exported but empty and hides the value in {} line {}; other tools "
+                                "may read that one: unset it".format(hidden.name, hidden.path, hidden.line))
 
     base_setting = chain.lookup("QWEN_BASE_URL")
     result.warnings.extend(run.redact(w) for w in chain.warnings if w not in result.warnings)
