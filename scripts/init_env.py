@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+"""Prepare .env for a QianWen / DashScope API key without ever asking for the key."""
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from qianwen_auth import VERSION
+from qianwen_auth.redact import redact
+
+CONSOLE_URL = "https://platform.qianwenai.com/home/api-keys"
+MAX_STDIN_BYTES = 64 * 1024
+PIPE_EXAMPLES = ("pbpaste | python3 scripts/init_env.py --from-stdin",
+                 "python3 scripts/init_env.py --from-stdin < keyfile")
+
+EPILOG = """examples:
+  python3 scripts/init_env.py                   add a placeholder to ./.env, ignore .env files in git
+  python3 scripts/init_env.py --json            the same, one JSON object for agents
+  python3 scripts/init_env.py --path app/.env --var QIANWEN_API_KEY
+  pbpaste | python3 scripts/init_env.py --from-stdin    store the key you copied (never typed here)
+
+exit codes: 0 done (created, appended, already_set, placeholder_present, written),
+  1 a file could not be read or written (also the .gitignore), 2 usage error or refused
+  (skills folder, symlinked .env, a key already set without --replace, a bad key on stdin).
+The key is never read from the command line or a prompt, and never printed: only its type and
+fingerprint. A symlinked .env is read for the report but never written through."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors exit 2; with --json they are also one JSON object on stdout."""
+
+    argv = None
+
+    def error(self, message):
+        seen = self.argv if self.argv is not None else sys.argv[1:]
+        if "--json" in seen:
+            print(json.dumps({"status": "refused", "ok": False, "exit_code": 2,
+                              "message": "{}: {}".format(self.prog, message)}))
+        super().error(message)
+
+
+def build_parser(argv=None):
+    parser = _Parser(
+        prog="init_env.py",
+        description="Make sure .env has a line for the QianWen/DashScope API key (a placeholder the "
+                    "user replaces in their editor), is owner-only, and is ignored by git. Prints "
+                    "only masked status.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--path", default=".env", metavar="FILE", help="the .env file (default: ./.env)")
+    parser.add_argument("--var", default="DASHSCOPE_API_KEY", choices=("DASHSCOPE_API_KEY", "QIANWEN_API_KEY"),
+                        help="variable name for a new line (default: DASHSCOPE_API_KEY)")
+    parser.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+    parser.add_argument("--fix-permissions", action="store_true",
+                        help="make an existing .env that group or others can read owner-only")
+    parser.add_argument("--no-gitignore", action="store_true", help="leave .gitignore alone")
+    parser.add_argument("--from-stdin", action="store_true",
+                        help="write the real key, read from a pipe or file on standard input (never a terminal)")
+    parser.add_argument("--replace", action="store_true", help="with --from-stdin: overwrite a key already set")
+    parser.add_argument("--allow-token-plan", action="store_true",
+                        help="with --from-stdin: accept an sk-sp- Token Plan key")
+    parser.add_argument("--version", action="version", version="%(prog)s " + VERSION)
+    parser.argv = argv
+    return parser
+
+
+class Output:
+    """Everything leaves through here, redacted against the secrets this run has seen."""
+
+    def __init__(self):
+        self.secrets = []
+
+    def remember(self, secret):
+        # Values too short to be keys are refused anyway; masking them would garble every line.
+        if len(secret) >= 8:
+            self.secrets.append(secret)
+
+    def out(self, text):
+        sys.stdout.write(redact(text, self.secrets) + "\n")
+
+    def err(self, text):
+        sys.stderr.write(redact(text, self.secrets) + "\n")
+
+
+def read_stdin_key(stream):
+    """The raw text on standard input; refuses a terminal (we never prompt) and non-text input."""
+    from qianwen_auth.envsetup import Refused
+    if stream is None or stream.isatty():
+        raise Refused("--from-stdin reads the key from a pipe or a file, never from the terminal; "
+                      "copy the key from {} and run one of:\n  {}\n  {}".format(
+                          CONSOLE_URL, PIPE_EXAMPLES[0], PIPE_EXAMPLES[1]))
+    data = stream.buffer.read(MAX_STDIN_BYTES + 1) if hasattr(stream, "buffer") else stream.read().encode()
+    if len(data) > MAX_STDIN_BYTES:
+        raise Refused("standard input is larger than {} bytes; it does not hold just a key".format(MAX_STDIN_BYTES))
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise Refused("standard input is not UTF-8 text; save the key as plain text") from None
+
+
+def verify_command():
+    script = Path(__file__).resolve().parent / "verify.py"
+    try:
+        shown = script.relative_to(Path.cwd().resolve())
+    except ValueError:
+        shown = script
+    return "python3 " + shlex.quote(str(shown))
+
+
+def next_step(result):
+    verify = verify_command()
+    if result.status in ("created", "appended", "placeholder_present"):
+        return ("open {}, create or copy an API key, and put it in place of the placeholder in {} "
+                "line {} yourself (in your editor, not in a chat); then run: {}".format(
+                    CONSOLE_URL, result.path, result.key.line, verify))
+    if result.status in ("already_set", "written"):
+        return "run: {} (it checks the key without spending tokens)".format(verify)
+    return ("fix the problem above and run init_env.py again; the key itself comes from {}, and "
+            "{} checks it".format(CONSOLE_URL, verify))
+
+
+def _key_text(key):
+    if key.set:
+        kind = {"standard": "standard key", "token_plan": "Token Plan key (sk-sp-)",
+                "unknown": "unknown key type"}.get(key.type, "key")
+        return "{}, {}, {}".format(key.where, kind, key.fingerprint)
+    if key.placeholder:
+        return "placeholder, {}".format(key.where)
+    return "not set"
+
+
+def _gitignore_text(gitignore):
+    if gitignore.error:
+        return "{} not updated: {}".format(gitignore.path, gitignore.error)
+    done = "added " + ", ".join(gitignore.added) if gitignore.added else "already ignores .env files"
+    if gitignore.ignored is False:
+        done += " (but git does not ignore the .env file: check its rules)"
+    return "{}: {}".format(gitignore.path, done)
+
+
+def _tracked_warning(gitignore):
+    return ("WARNING: the .env file is tracked by git, so .gitignore does not protect it. Treat any key "
+            "it ever held as leaked: delete that key at {} and create a new one. Then stop tracking "
+            "the file (this keeps your copy): {} and commit.".format(CONSOLE_URL, gitignore.untrack_command))
+
+
+def to_json(result, gitignore, exit_code, step):
+    key = result.key
+    return {"version": VERSION, "status": result.status, "ok": exit_code == 0, "exit_code": exit_code,
+            "path": str(result.path), "symlink": result.symlink, "message": result.message,
+            "key": {"set": key.set, "placeholder": key.placeholder, "name": key.name, "line": key.line,
+                    "source": key.source, "type": key.type, "fingerprint": key.fingerprint,
+                    "problems": key.problems},
+            "permissions": result.permissions.to_json() if result.permissions else None,
+            "gitignore": gitignore.to_json() if gitignore else None,
+            "warnings": result.warnings, "next_step": step}
+
+
+def render_text(result, gitignore, exit_code, step, output):
+    output.out("Env file:  " + result.message)
+    if result.status not in ("refused", "failed"):
+        output.out("Key:       " + _key_text(result.key))
+    if result.permissions:
+        output.out("Mode:      {}{}".format(result.permissions.mode, " (tightened)" if result.permissions.fixed
+                                            else " (group or others can read it)" if result.permissions.too_open
+                                            else " (owner only)"))
+    if gitignore:
+        output.out("Gitignore: " + _gitignore_text(gitignore))
+    output.out("Status:    {} (exit {})".format(result.status, exit_code))
+    output.out("Next:      " + step)
+
+
+def run(args, output):
+    from qianwen_auth.envsetup import Options, Refused, SetupResult, check_new_key, setup_env
+    from qianwen_auth.gitignore import ensure_ignored
+
+    options = Options(path=args.path, var=args.var, replace=args.replace,
+                      fix_permissions=args.fix_permissions)
+    notes = []
+    try:
+        if (args.replace or args.allow_token_plan) and not args.from_stdin:
+            raise Refused("--replace and --allow-token-plan only apply with --from-stdin")
+        if args.from_stdin:
+            raw = read_stdin_key(sys.stdin)
+            output.remember(raw.strip())
+            options.new_key, notes = check_new_key(raw, args.allow_token_plan)
+            output.remember(options.new_key.cleaned)
+        result = setup_env(options)
+    except Refused as error:
+        result = SetupResult(path=Path(os.path.abspath(args.path)), status="refused", message=str(error))
+    result.warnings[:0] = notes
+    gitignore = None
+    if not args.no_gitignore and result.status not in ("refused", "failed"):
+        gitignore = ensure_ignored(result.path, cwd=os.getcwd())
+    exit_code = result.exit_code
+    if gitignore and gitignore.error and exit_code == 0:
+        exit_code = 1
+    step = next_step(result)
+    for warning in result.warnings:
+        output.err("warning: " + warning)
+    if gitignore and gitignore.tracked_env:
+        output.err(_tracked_warning(gitignore))
+    if args.json:
+        output.out(json.dumps(to_json(result, gitignore, exit_code, step), indent=2, ensure_ascii=False))
+    else:
+        render_text(result, gitignore, exit_code, step, output)
+    return exit_code
+
+
+def main(argv=None):
+    args = build_parser(argv).parse_args(argv)
+    output = Output()
+    try:
+        return run(args, output)
+    except KeyboardInterrupt:
+        output.err("init_env.py: interrupted")
+        return 130
+    except BrokenPipeError:
+        # The reader went away; point stdout at nothing so the exit flush stays quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as error:  # never a traceback for the user; one redacted line instead
+        output.err("init_env.py: internal error: {}: {}".format(type(error).__name__, error))
+        if args.json:
+            output.out(json.dumps({"status": "failed", "ok": False, "exit_code": 1,
+                                   "message": "internal error: {}".format(type(error).__name__)}))
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
