@@ -175,6 +175,7 @@ def render_text(result, gitignore, exit_code, step, output):
 def run(args, output):
     from qianwen_auth.envsetup import Options, Refused, SetupResult, check_new_key, setup_env
     from qianwen_auth.gitignore import ensure_ignored
+    from qianwen_auth.keys import check_key
 
     options = Options(path=args.path, var=args.var, replace=args.replace,
                       fix_permissions=args.fix_permissions)
@@ -184,7 +185,7 @@ def run(args, output):
             raise Refused("--replace and --allow-token-plan only apply with --from-stdin")
         if args.from_stdin:
             raw = read_stdin_key(sys.stdin)
-            output.remember(raw.strip())
+            output.remember(check_key(raw).cleaned)
             options.new_key, notes = check_new_key(raw, args.allow_token_plan)
             output.remember(options.new_key.cleaned)
         result = setup_env(options)

@@ -24,6 +24,10 @@ EXIT_CODES = {"created": 0, "appended": 0, "already_set": 0, "placeholder_presen
               "refused": 2, "failed": 1}
 
 
+# Repairs worth a word; a line break or spaces around a piped key are expected (echo, pbpaste).
+_REPAIR_WORDS = {"surrounding_quotes": "surrounding quotes", "bearer_prefix": 'a leading "Bearer"'}
+
+
 class Refused(Exception):
     """We will not do it (policy or usage); the message says why and what to do instead."""
 
@@ -96,12 +100,9 @@ def check_new_key(raw, allow_token_plan=False):
                       "AI tools can use; create a standard key at {} (or pass --allow-token-plan to "
                       "store it anyway)".format(CONSOLE_URL))
     notes = []
-    # A line break or spaces around a piped key are expected (echo, pbpaste); quotes and
-    # "Bearer " are paste mistakes worth a word.
-    worth_saying = [repair for repair in check.repairs if repair in ("surrounding_quotes", "bearer_prefix")]
+    worth_saying = [_REPAIR_WORDS[repair] for repair in check.repairs if repair in _REPAIR_WORDS]
     if worth_saying:
-        notes.append("removed from the key on standard input: {}".format(
-            ", ".join(repair.replace("_", " ") for repair in worth_saying)))
+        notes.append("removed from the key on standard input: {}".format(", ".join(worth_saying)))
     if check.key_type == UNKNOWN:
         notes.append("the key on standard input does not start with sk-; stored anyway")
     return check, notes
