@@ -109,7 +109,12 @@ def verify_command():
     return "python3 " + shlex.quote(str(shown))
 
 
-def next_step(result):
+def next_step(result, gitignore=None):
+    if gitignore and gitignore.tracked_env:
+        return ("stop tracking the .env file ({}, then commit); treat any key it ever held as leaked: "
+                "delete it at {}, create a new one and put it in {} yourself (in your editor, not in a "
+                "chat); then run: {}".format(gitignore.untrack_command, CONSOLE_URL, result.path,
+                                             verify_command()))
     verify = verify_command()
     if result.status in ("created", "appended", "placeholder_present"):
         return ("open {}, create or copy an API key, and put it in place of the placeholder in {} "
@@ -159,8 +164,10 @@ def to_json(result, gitignore, exit_code, step):
 
 
 def render_text(result, gitignore, exit_code, step, output):
-    output.out("Env file:  " + result.message)
-    if result.status not in ("refused", "failed"):
+    if result.status in ("refused", "failed"):
+        output.out("Problem:   " + result.message)
+    else:
+        output.out("Env file:  " + result.message)
         output.out("Key:       " + _key_text(result.key))
     if result.permissions:
         output.out("Mode:      {}{}".format(result.permissions.mode, " (tightened)" if result.permissions.fixed
@@ -198,7 +205,7 @@ def run(args, output):
     exit_code = result.exit_code
     if gitignore and gitignore.error and exit_code == 0:
         exit_code = 1
-    step = next_step(result)
+    step = next_step(result, gitignore)
     for warning in result.warnings:
         output.err("warning: " + warning)
     if gitignore and gitignore.tracked_env:
@@ -220,7 +227,10 @@ def main(argv=None):
         return 130
     except BrokenPipeError:
         # The reader went away; point stdout at nothing so the exit flush stays quiet.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
         return 0
     except Exception as error:  # never a traceback for the user; one redacted line instead
         output.err("init_env.py: internal error: {}: {}".format(type(error).__name__, error))

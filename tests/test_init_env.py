@@ -284,6 +284,16 @@ def test_tracked_env_is_a_loud_warning_with_the_untrack_command(run_script, proj
 
 
 @needs_git
+def test_tracked_env_makes_rotation_the_next_step(run_script, project):
+    make_repo(project)
+    (project / ".env").write_bytes(PLACEHOLDER_LINE)
+    git(project, "add", ".env")
+    git(project, "commit", "-q", "-m", "add env")
+    next_line = init_env(run_script).stdout.strip().splitlines()[-1]
+    assert "git rm --cached -- .env" in next_line and "leaked" in next_line
+
+
+@needs_git
 def test_untracked_env_in_a_repo_is_not_reported_as_tracked(run_script, project):
     make_repo(project)
     result = init_env(run_script, "--json")

@@ -276,7 +276,7 @@ _MESSAGES = {
     "appended": "placeholder for the key added at the end",
     "placeholder_present": "already has a placeholder for the key; nothing changed",
     "already_set": "already holds a key; nothing changed",
-    "written": "key written (owner-only file)",
+    "written": "key written",
 }
 
 
