@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 from qianwen_auth import VERSION
+from qianwen_auth.envsetup import CONSOLE_URL
 from qianwen_auth.redact import redact
 
-CONSOLE_URL = "https://platform.qianwenai.com/home/api-keys"
 MAX_STDIN_BYTES = 64 * 1024
 PIPE_EXAMPLES = ("pbpaste | python3 scripts/init_env.py --from-stdin",
                  "python3 scripts/init_env.py --from-stdin < keyfile")
@@ -45,9 +45,9 @@ class _Parser(argparse.ArgumentParser):
 def build_parser(argv=None):
     parser = _Parser(
         prog="init_env.py",
-        description="Make sure .env has a line for the QianWen/DashScope API key (a placeholder the "
-                    "user replaces in their editor), is owner-only, and is ignored by git. Prints "
-                    "only masked status.",
+        description="Make sure .env has a line for the QianWen/DashScope API key (a placeholder the\n"
+                    "user replaces in their editor), is owner-only, and is ignored by git.\n"
+                    "Prints only masked status: where the key is, its type and fingerprint.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--path", default=".env", metavar="FILE", help="the .env file (default: ./.env)")
     parser.add_argument("--var", default="DASHSCOPE_API_KEY", choices=("DASHSCOPE_API_KEY", "QIANWEN_API_KEY"),
