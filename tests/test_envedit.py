@@ -63,7 +63,10 @@ def test_values_with_line_breaks_are_not_written():
     ("KEY='old'\r\n", "KEY=new\r\n"),
     ("KEY=\"line one\nline two\"\nB=2\n", "KEY=new\nB=2\n"),
     ("KEY=\n", "KEY=new\n"),
-    ("KEY=# only a comment\n", "KEY=new # only a comment\n"),
+    ("KEY= # only a comment\n", "KEY=new # only a comment\n"),
+    ("KEY=#not-a-comment\n", "KEY=new\n"),
+    ("KEY='it\\'s' # note\n", "KEY=new # note\n"),
+    ("KEY=\"a\\\"b\"\n", "KEY=new\n"),
     ("KEY=old", "KEY=new"),
 ])
 def test_replace_value_keeps_the_rest_of_the_statement(before, after):

@@ -6,14 +6,15 @@ so encoding the result as UTF-8 gives back every byte we did not mean to change.
 
 import re
 
-from .envfile import _Reader, _read_quoted
-
 _NEWLINE = re.compile(r"\r\n|\n|\r")
 # Characters that mean the same to every .env reader and to a POSIX shell when left unquoted.
 _PLAIN_VALUE = re.compile(r"[A-Za-z0-9_\-.:/+@%,=]+")
-_ASSIGNMENT_HEAD = re.compile(r"(?:export[ \t]+)?(?:'(?:\\.|[^'])*'|\"(?:\\.|[^\"])*\"|[^=#\s'\"]+)"
-                              r"[ \t\f\v]*=[ \t\f\v]*")
-_UNQUOTED_TAIL = re.compile(r"[ \t\f\v]+#.*$")
+_HEAD = re.compile(r"(?:export[^\S\r\n]+)?(?:'[^']+'|[^=#\s]+)[^\S\r\n]*=")
+_BLANKS = re.compile(r"[^\S\r\n]*")
+# Where a quoted value ends, as python-dotenv (and envfile) read it: a backslash escapes any character.
+_QUOTED = {"'": re.compile(r"'(?:\\.|[^'\\])*'", re.DOTALL),
+           "\"": re.compile(r'"(?:\\.|[^"\\])*"', re.DOTALL)}
+_INLINE_COMMENT = re.compile(r"[^\S\r\n]+#")
 
 
 class EditError(Exception):
@@ -49,22 +50,23 @@ def append_line(text, line):
 
 
 def replace_value(text, assignment, value):
-    """text with the value of one assignment changed; its name, `export`, spacing around `=`
+    """text with the value of one assignment changed; its name, `export`, the spacing around `=`
     and an inline comment stay as they were."""
     statement = text[assignment.start:assignment.end]
-    head = _ASSIGNMENT_HEAD.match(statement)
+    head = _HEAD.match(statement)
     if not head:
         raise EditError("line {} does not look like NAME=value".format(assignment.line))
-    rest = statement[head.end():]
-    if rest[:1] in ("'", "\""):
-        reader = _Reader(rest)
-        if _read_quoted(reader, rest[0]) is None:
-            raise EditError("line {} has an unterminated quote".format(assignment.line))
-        tail = rest[reader.pos:]
-    elif rest.startswith("#"):
-        tail = " " + rest
+    lead = _BLANKS.match(statement, head.end()).group(0)
+    body = statement[head.end() + len(lead):]
+    if body[:1] in _QUOTED:
+        found = _QUOTED[body[0]].match(body)
+        if not found:
+            raise EditError("line {} has a quote that is never closed".format(assignment.line))
+        tail = body[found.end():]
+    elif body.startswith("#") and lead:
+        lead, tail = "", lead + body  # "NAME= # note": an empty value and a comment
     else:
-        found = _UNQUOTED_TAIL.search(rest)
-        tail = rest[found.start():] if found else ""
-    new_statement = statement[:head.end()] + quote_value(value) + tail
+        found = _INLINE_COMMENT.search(body)
+        tail = body[found.start():] if found else ""
+    new_statement = statement[:head.end()] + lead + quote_value(value) + tail
     return text[:assignment.start] + new_statement + text[assignment.end:]

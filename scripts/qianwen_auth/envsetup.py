@@ -205,17 +205,31 @@ def _rewrite(path, text, mode):
         raise Failed("{} cannot be written: {}".format(path, _os_reason(error))) from None
 
 
-def _checked_edit(env, path, edit, name, value):
-    """Apply edit to the text; the result must read back with value as the key, or nothing is written."""
+def _pairs(env):
+    return [(assignment.name, assignment.value) for assignment in env.assignments]
+
+
+def _checked_edit(env, path, edit, expected):
+    """Apply edit to the text; the result must read back as exactly the expected assignments
+    (every other one unchanged), or nothing is written."""
     try:
         text = edit(env.text)
     except EditError as error:
         raise Failed("{} cannot be edited safely ({}); edit it by hand".format(path, error)) from None
-    winner = effective_assignment(parse_env_text(text, path))
-    if winner is None or winner.name != name or winner.value != value:
-        raise Failed("{} cannot be edited safely (the new line would not be read back as "
-                     "written); edit it by hand".format(path))
+    if _pairs(parse_env_text(text, path)) != expected:
+        raise Failed("{} cannot be edited safely (the file would not read back as intended); "
+                     "edit it by hand".format(path))
     return text
+
+
+def _append(path, env, name, value):
+    return _checked_edit(env, path, lambda text: append_line(text, format_assignment(name, value)),
+                         _pairs(env) + [(name, value)])
+
+
+def _replace(path, env, assignment, value):
+    expected = [(a.name, value if a is assignment else a.value) for a in env.assignments]
+    return _checked_edit(env, path, lambda text: replace_value(text, assignment, value), expected)
 
 
 def _permissions(path, result, fix):
@@ -248,16 +262,14 @@ def _update(path, env, options, result):
     if current is None:
         value = new.cleaned if new else PLACEHOLDER
         _refuse_symlink(path)
-        text = _checked_edit(env, path, lambda t: append_line(t, format_assignment(options.var, value)),
-                             options.var, value)
+        text = _append(path, env, options.var, value)
         _rewrite(path, text, PRIVATE_MODE if new else None)
         return "written" if new else "appended"
     if result.key.placeholder:
         if not new:
             return "placeholder_present"
         _refuse_symlink(path)
-        text = _checked_edit(env, path, lambda t: replace_value(t, current, new.cleaned),
-                             current.name, new.cleaned)
+        text = _replace(path, env, current, new.cleaned)
         _rewrite(path, text, PRIVATE_MODE)
         return "written"
     if not new or result.key.fingerprint == new.fingerprint:
@@ -266,7 +278,7 @@ def _update(path, env, options, result):
         raise Refused("{} already holds a key ({}); pass --replace to overwrite it".format(
             result.key.where, result.key.fingerprint))
     _refuse_symlink(path)
-    text = _checked_edit(env, path, lambda t: replace_value(t, current, new.cleaned), current.name, new.cleaned)
+    text = _replace(path, env, current, new.cleaned)
     _rewrite(path, text, PRIVATE_MODE)
     return "written"
 
