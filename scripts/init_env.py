@@ -13,6 +13,7 @@ from qianwen_auth.envsetup import CONSOLE_URL
 from qianwen_auth.redact import redact
 
 MAX_STDIN_BYTES = 64 * 1024
+STDIN_TIMEOUT = 10.0
 PIPE_EXAMPLES = ("pbpaste | python3 scripts/init_env.py --from-stdin",
                  "python3 scripts/init_env.py --from-stdin < keyfile")
 
@@ -84,20 +85,54 @@ class Output:
         sys.stderr.write(redact(text, self.secrets) + "\n")
 
 
-def read_stdin_key(stream):
-    """The raw text on standard input; refuses a terminal (we never prompt) and non-text input."""
+def read_stdin_key(stream, timeout=STDIN_TIMEOUT):
+    """The raw text on standard input; refuses a terminal (we never prompt), input that does not
+    end within timeout seconds (a pipe nobody writes to would hang an agent), and non-text."""
     from qianwen_auth.envsetup import Refused
     if stream is None or stream.isatty():
         raise Refused("--from-stdin reads the key from a pipe or a file, never from the terminal; "
                       "copy the key from {} and run one of:\n  {}\n  {}".format(
                           CONSOLE_URL, PIPE_EXAMPLES[0], PIPE_EXAMPLES[1]))
-    data = stream.buffer.read(MAX_STDIN_BYTES + 1) if hasattr(stream, "buffer") else stream.read().encode()
+    data = _read_until_end(stream.fileno(), MAX_STDIN_BYTES + 1, timeout)
+    if data is None:
+        raise Refused("nothing ended on standard input within {:g} seconds; pipe the key in, for "
+                      "example: {}".format(timeout, PIPE_EXAMPLES[0]))
     if len(data) > MAX_STDIN_BYTES:
         raise Refused("standard input is larger than {} bytes; it does not hold just a key".format(MAX_STDIN_BYTES))
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise Refused("standard input is not UTF-8 text; save the key as plain text") from None
+
+
+def _read_until_end(fd, limit, timeout):
+    """Up to limit bytes from fd until end of file, or None when it does not end in time.
+
+    A daemon thread reads with os.read (no buffered-reader lock), so a blocked read cannot stop
+    the interpreter from exiting.
+    """
+    import threading
+    chunks = []
+    finished = threading.Event()
+
+    def read():
+        try:
+            size = 0
+            while size < limit:
+                chunk = os.read(fd, min(65536, limit - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        except OSError:
+            pass
+        finally:
+            finished.set()
+
+    threading.Thread(target=read, name="stdin-reader", daemon=True).start()
+    if not finished.wait(timeout):
+        return None
+    return b"".join(chunks)
 
 
 def verify_command():
