@@ -102,6 +102,14 @@ def test_bom_is_kept(run_script, project):
     assert (project / ".env").read_bytes() == b"\xef\xbb\xbfA=1\n" + PLACEHOLDER_LINE
 
 
+def test_placeholder_after_an_unclosed_quote_is_still_read(run_script, project):
+    (project / ".env").write_bytes(b"A=\"never closed\n")
+    result = init_env(run_script, "--json")
+    assert result.json["status"] == "appended"
+    assert (project / ".env").read_bytes() == b"A=\"never closed\n" + PLACEHOLDER_LINE
+    assert init_env(run_script, "--json").json["status"] == "placeholder_present"
+
+
 def test_commented_out_key_does_not_count_as_assigned(run_script, project):
     (project / ".env").write_bytes(b"# DASHSCOPE_API_KEY=sk-old\n")
     result = init_env(run_script, "--json")
@@ -372,7 +380,8 @@ def test_directory_named_env_is_a_failure(run_script, project):
     assert "directory" in result.json["message"]
 
 
-@pytest.mark.parametrize("content", [b"\x00\x01binary\x00", b"A=\xff\xfe\n"], ids=["binary", "not-utf8"])
+@pytest.mark.parametrize("content", [b"\x00\x01binary\x00", b"A=\xff\xfe\n", b"A=1\n" * 300000],
+                         ids=["binary", "not-utf8", "huge"])
 def test_unreadable_content_is_a_failure_and_left_alone(run_script, project, content):
     (project / ".env").write_bytes(content)
     result = init_env(run_script, "--json")
