@@ -171,6 +171,14 @@ def _key_text(key):
     return "not set"
 
 
+def _mode_text(permissions):
+    if permissions.fixed:
+        return permissions.mode + " (tightened)"
+    if permissions.too_open:
+        return permissions.mode + " (group or others can read it)"
+    return permissions.mode + " (owner only)"
+
+
 def _gitignore_text(gitignore):
     if gitignore.error:
         return "{} not updated: {}".format(gitignore.path, gitignore.error)
@@ -205,9 +213,7 @@ def render_text(result, gitignore, exit_code, step, output):
         output.out("Env file:  " + result.message)
         output.out("Key:       " + _key_text(result.key))
     if result.permissions:
-        output.out("Mode:      {}{}".format(result.permissions.mode, " (tightened)" if result.permissions.fixed
-                                            else " (group or others can read it)" if result.permissions.too_open
-                                            else " (owner only)"))
+        output.out("Mode:      " + _mode_text(result.permissions))
     if gitignore:
         output.out("Gitignore: " + _gitignore_text(gitignore))
     output.out("Status:    {} (exit {})".format(result.status, exit_code))
@@ -229,7 +235,6 @@ def run(args, output):
             raw = read_stdin_key(sys.stdin)
             output.remember(check_key(raw).cleaned)
             options.new_key, notes = check_new_key(raw, args.allow_token_plan)
-            output.remember(options.new_key.cleaned)
         result = setup_env(options)
     except Refused as error:
         result = SetupResult(path=Path(os.path.abspath(args.path)), status="refused", message=str(error))
