@@ -1,0 +1,284 @@
+#!/usr/bin/env python3
+"""Prepare .env for a QianWen / DashScope API key without ever asking for the key."""
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from qianwen_auth import VERSION
+from qianwen_auth.envsetup import CONSOLE_URL
+from qianwen_auth.redact import redact
+
+MAX_STDIN_BYTES = 64 * 1024
+STDIN_TIMEOUT = 10.0
+PIPE_EXAMPLES = ("pbpaste | python3 scripts/init_env.py --from-stdin",
+                 "python3 scripts/init_env.py --from-stdin < keyfile")
+
+EPILOG = """examples:
+  python3 scripts/init_env.py                   add a placeholder to ./.env, ignore .env files in git
+  python3 scripts/init_env.py --json            the same, one JSON object for agents
+  python3 scripts/init_env.py --path app/.env --var QIANWEN_API_KEY
+  pbpaste | python3 scripts/init_env.py --from-stdin    store the key you copied (never typed here)
+
+exit codes: 0 done (created, appended, already_set, placeholder_present, written),
+  1 a file could not be read or written (also the .gitignore), 2 usage error or refused
+  (skills folder, symlinked .env, a key already set without --replace, a bad key on stdin).
+The key is never read from the command line or a prompt, and never printed: only its type and
+fingerprint. A symlinked .env is read for the report but never written through."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors exit 2; with --json they are also one JSON object on stdout."""
+
+    argv = None
+
+    def error(self, message):
+        seen = self.argv if self.argv is not None else sys.argv[1:]
+        if "--json" in seen:
+            print(json.dumps({"status": "refused", "ok": False, "exit_code": 2,
+                              "message": "{}: {}".format(self.prog, message)}))
+        super().error(message)
+
+
+def build_parser(argv=None):
+    parser = _Parser(
+        prog="init_env.py",
+        description="Make sure .env has a line for the QianWen/DashScope API key (a placeholder the\n"
+                    "user replaces in their editor), is owner-only, and is ignored by git.\n"
+                    "Prints only masked status: where the key is, its type and fingerprint.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--path", default=".env", metavar="FILE", help="the .env file (default: ./.env)")
+    parser.add_argument("--var", default="DASHSCOPE_API_KEY", choices=("DASHSCOPE_API_KEY", "QIANWEN_API_KEY"),
+                        help="variable name for a new line (default: DASHSCOPE_API_KEY)")
+    parser.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+    parser.add_argument("--fix-permissions", action="store_true",
+                        help="make an existing .env that group or others can read owner-only")
+    parser.add_argument("--no-gitignore", action="store_true", help="leave .gitignore alone")
+    parser.add_argument("--from-stdin", action="store_true",
+                        help="write the real key, read from a pipe or file on standard input (never a terminal)")
+    parser.add_argument("--replace", action="store_true", help="with --from-stdin: overwrite a key already set")
+    parser.add_argument("--allow-token-plan", action="store_true",
+                        help="with --from-stdin: accept an sk-sp- Token Plan key")
+    parser.add_argument("--version", action="version", version="%(prog)s " + VERSION)
+    parser.argv = argv
+    return parser
+
+
+class Output:
+    """Everything leaves through here, redacted against the secrets this run has seen."""
+
+    def __init__(self):
+        self.secrets = []
+
+    def remember(self, secret):
+        # Values too short to be keys are refused anyway; masking them would garble every line.
+        if len(secret) >= 8:
+            self.secrets.append(secret)
+
+    def out(self, text):
+        sys.stdout.write(redact(text, self.secrets) + "\n")
+
+    def err(self, text):
+        sys.stderr.write(redact(text, self.secrets) + "\n")
+
+
+def read_stdin_key(stream, timeout=STDIN_TIMEOUT):
+    """The raw text on standard input; refuses a terminal (we never prompt), input that does not
+    end within timeout seconds (a pipe nobody writes to would hang an agent), and non-text."""
+    from qianwen_auth.envsetup import Refused
+    if stream is None or stream.isatty():
+        raise Refused("--from-stdin reads the key from a pipe or a file, never from the terminal; "
+                      "copy the key from {} and run one of:\n  {}\n  {}".format(
+                          CONSOLE_URL, PIPE_EXAMPLES[0], PIPE_EXAMPLES[1]))
+    data = _read_until_end(stream.fileno(), MAX_STDIN_BYTES + 1, timeout)
+    if data is None:
+        raise Refused("nothing ended on standard input within {:g} seconds; pipe the key in, for "
+                      "example: {}".format(timeout, PIPE_EXAMPLES[0]))
+    if len(data) > MAX_STDIN_BYTES:
+        raise Refused("standard input is larger than {} bytes; it does not hold just a key".format(MAX_STDIN_BYTES))
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise Refused("standard input is not UTF-8 text; save the key as plain text") from None
+
+
+def _read_until_end(fd, limit, timeout):
+    """Up to limit bytes from fd until end of file, or None when it does not end in time.
+
+    A daemon thread reads with os.read (no buffered-reader lock), so a blocked read cannot stop
+    the interpreter from exiting.
+    """
+    import threading
+    chunks = []
+    finished = threading.Event()
+
+    def read():
+        try:
+            size = 0
+            while size < limit:
+                chunk = os.read(fd, min(65536, limit - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        except OSError:
+            pass
+        finally:
+            finished.set()
+
+    threading.Thread(target=read, name="stdin-reader", daemon=True).start()
+    if not finished.wait(timeout):
+        return None
+    return b"".join(chunks)
+
+
+def verify_command():
+    script = Path(__file__).resolve().parent / "verify.py"
+    try:
+        shown = script.relative_to(Path.cwd().resolve())
+    except ValueError:
+        shown = script
+    return "python3 " + shlex.quote(str(shown))
+
+
+def next_step(result, gitignore=None):
+    if gitignore and gitignore.tracked_env:
+        return ("stop tracking the .env file ({}, then commit); treat any key it ever held as leaked: "
+                "delete it at {}, create a new one and put it in {} yourself (in your editor, not in a "
+                "chat); then run: {}".format(gitignore.untrack_command, CONSOLE_URL, result.path,
+                                             verify_command()))
+    verify = verify_command()
+    if result.status in ("created", "appended", "placeholder_present"):
+        return ("open {}, create or copy an API key, and put it in place of the placeholder in {} "
+                "line {} yourself (in your editor, not in a chat); then run: {}".format(
+                    CONSOLE_URL, result.path, result.key.line, verify))
+    if result.status in ("already_set", "written"):
+        return "run: {} (it checks the key without spending tokens)".format(verify)
+    return ("fix the problem above and run init_env.py again; the key itself comes from {}, and "
+            "{} checks it".format(CONSOLE_URL, verify))
+
+
+def _key_text(key):
+    if key.set:
+        kind = {"standard": "standard key", "token_plan": "Token Plan key (sk-sp-)",
+                "unknown": "unknown key type"}.get(key.type, "key")
+        return "{}, {}, {}".format(key.where, kind, key.fingerprint)
+    if key.placeholder:
+        return "placeholder, {}".format(key.where)
+    return "not set"
+
+
+def _mode_text(permissions):
+    if permissions.fixed:
+        return permissions.mode + " (tightened)"
+    if permissions.too_open:
+        return permissions.mode + " (group or others can read it)"
+    return permissions.mode + " (owner only)"
+
+
+def _gitignore_text(gitignore):
+    if gitignore.error:
+        return "{} not updated: {}".format(gitignore.path, gitignore.error)
+    done = "added " + ", ".join(gitignore.added) if gitignore.added else "already ignores .env files"
+    if gitignore.ignored is False:
+        done += " (but git does not ignore the .env file: check its rules)"
+    return "{}: {}".format(gitignore.path, done)
+
+
+def _tracked_warning(gitignore):
+    return ("WARNING: the .env file is tracked by git, so .gitignore does not protect it. Treat any key "
+            "it ever held as leaked: delete that key at {} and create a new one. Then stop tracking "
+            "the file (this keeps your copy): {} and commit.".format(CONSOLE_URL, gitignore.untrack_command))
+
+
+def to_json(result, gitignore, exit_code, step):
+    key = result.key
+    return {"version": VERSION, "status": result.status, "ok": exit_code == 0, "exit_code": exit_code,
+            "path": str(result.path), "symlink": result.symlink, "message": result.message,
+            "key": {"set": key.set, "placeholder": key.placeholder, "name": key.name, "line": key.line,
+                    "source": key.source, "type": key.type, "fingerprint": key.fingerprint,
+                    "problems": key.problems},
+            "permissions": result.permissions.to_json() if result.permissions else None,
+            "gitignore": gitignore.to_json() if gitignore else None,
+            "warnings": result.warnings, "next_step": step}
+
+
+def render_text(result, gitignore, exit_code, step, output):
+    if result.status in ("refused", "failed"):
+        output.out("Problem:   " + result.message)
+    else:
+        output.out("Env file:  " + result.message)
+        output.out("Key:       " + _key_text(result.key))
+    if result.permissions:
+        output.out("Mode:      " + _mode_text(result.permissions))
+    if gitignore:
+        output.out("Gitignore: " + _gitignore_text(gitignore))
+    output.out("Status:    {} (exit {})".format(result.status, exit_code))
+    output.out("Next:      " + step)
+
+
+def run(args, output):
+    from qianwen_auth.envsetup import Options, Refused, SetupResult, check_new_key, setup_env
+    from qianwen_auth.gitignore import ensure_ignored
+    from qianwen_auth.keys import check_key
+
+    options = Options(path=args.path, var=args.var, replace=args.replace,
+                      fix_permissions=args.fix_permissions)
+    notes = []
+    try:
+        if (args.replace or args.allow_token_plan) and not args.from_stdin:
+            raise Refused("--replace and --allow-token-plan only apply with --from-stdin")
+        if args.from_stdin:
+            raw = read_stdin_key(sys.stdin)
+            output.remember(check_key(raw).cleaned)
+            options.new_key, notes = check_new_key(raw, args.allow_token_plan)
+        result = setup_env(options)
+    except Refused as error:
+        result = SetupResult(path=Path(os.path.abspath(args.path)), status="refused", message=str(error))
+    result.warnings[:0] = notes
+    gitignore = None
+    if not args.no_gitignore and result.status not in ("refused", "failed"):
+        gitignore = ensure_ignored(result.path, cwd=os.getcwd())
+    exit_code = result.exit_code
+    if gitignore and gitignore.error and exit_code == 0:
+        exit_code = 1
+    step = next_step(result, gitignore)
+    for warning in result.warnings:
+        output.err("warning: " + warning)
+    if gitignore and gitignore.tracked_env:
+        output.err(_tracked_warning(gitignore))
+    if args.json:
+        output.out(json.dumps(to_json(result, gitignore, exit_code, step), indent=2, ensure_ascii=False))
+    else:
+        render_text(result, gitignore, exit_code, step, output)
+    return exit_code
+
+
+def main(argv=None):
+    args = build_parser(argv).parse_args(argv)
+    output = Output()
+    try:
+        return run(args, output)
+    except KeyboardInterrupt:
+        output.err("init_env.py: interrupted")
+        return 130
+    except BrokenPipeError:
+        # The reader went away; point stdout at nothing so the exit flush stays quiet.
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 0
+    except Exception as error:  # never a traceback for the user; one redacted line instead
+        output.err("init_env.py: internal error: {}: {}".format(type(error).__name__, error))
+        if args.json:
+            output.out(json.dumps({"status": "failed", "ok": False, "exit_code": 1,
+                                   "message": "internal error: {}".format(type(error).__name__)}))
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
