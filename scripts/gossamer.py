@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from qianwen_auth import update_state
+from qianwen_auth import VERSION, update_state
 from qianwen_auth.redact import redact
 
 PROG = "gossamer.py"
@@ -61,6 +61,7 @@ def build_parser():
                         help="print one JSON object with the state and the decision")
     parser.add_argument("--state-file", metavar="PATH", type=_state_file_argument,
                         help="use this state file instead of the shared one")
+    parser.add_argument("--version", action="version", version="%(prog)s " + VERSION)
     return parser
 
 

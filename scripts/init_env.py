@@ -4,13 +4,13 @@
 import argparse
 import json
 import os
-import shlex
 import sys
 from pathlib import Path
 
 from qianwen_auth import VERSION
 from qianwen_auth.envsetup import CONSOLE_URL
-from qianwen_auth.redact import redact
+from qianwen_auth.fsutil import script_command
+from qianwen_auth.report import Reporter
 
 MAX_STDIN_BYTES = 64 * 1024
 STDIN_TIMEOUT = 10.0
@@ -67,22 +67,13 @@ def build_parser(argv=None):
     return parser
 
 
-class Output:
-    """Everything leaves through here, redacted against the secrets this run has seen."""
-
-    def __init__(self):
-        self.secrets = []
+class Output(Reporter):
+    """Everything leaves through the shared reporter, redacted against the secrets this run has seen."""
 
     def remember(self, secret):
         # Values too short to be keys are refused anyway; masking them would garble every line.
         if len(secret) >= 8:
             self.secrets.append(secret)
-
-    def out(self, text):
-        sys.stdout.write(redact(text, self.secrets) + "\n")
-
-    def err(self, text):
-        sys.stderr.write(redact(text, self.secrets) + "\n")
 
 
 def read_stdin_key(stream, timeout=STDIN_TIMEOUT):
@@ -136,12 +127,7 @@ def _read_until_end(fd, limit, timeout):
 
 
 def verify_command():
-    script = Path(__file__).resolve().parent / "verify.py"
-    try:
-        shown = script.relative_to(Path.cwd().resolve())
-    except ValueError:
-        shown = script
-    return "python3 " + shlex.quote(str(shown))
+    return script_command("verify.py")
 
 
 def next_step(result, gitignore=None):
@@ -208,16 +194,16 @@ def to_json(result, gitignore, exit_code, step):
 
 def render_text(result, gitignore, exit_code, step, output):
     if result.status in ("refused", "failed"):
-        output.out("Problem:   " + result.message)
+        output.line("Problem:   " + result.message)
     else:
-        output.out("Env file:  " + result.message)
-        output.out("Key:       " + _key_text(result.key))
+        output.line("Env file:  " + result.message)
+        output.line("Key:       " + _key_text(result.key))
     if result.permissions:
-        output.out("Mode:      " + _mode_text(result.permissions))
+        output.line("Mode:      " + _mode_text(result.permissions))
     if gitignore:
-        output.out("Gitignore: " + _gitignore_text(gitignore))
-    output.out("Status:    {} (exit {})".format(result.status, exit_code))
-    output.out("Next:      " + step)
+        output.line("Gitignore: " + _gitignore_text(gitignore))
+    output.line("Status:    {} (exit {})".format(result.status, exit_code))
+    output.line("Next:      " + step)
 
 
 def run(args, output):
@@ -247,11 +233,11 @@ def run(args, output):
         exit_code = 1
     step = next_step(result, gitignore)
     for warning in result.warnings:
-        output.err("warning: " + warning)
+        output.error("warning: " + warning)
     if gitignore and gitignore.tracked_env:
-        output.err(_tracked_warning(gitignore))
+        output.error(_tracked_warning(gitignore))
     if args.json:
-        output.out(json.dumps(to_json(result, gitignore, exit_code, step), indent=2, ensure_ascii=False))
+        output.json(to_json(result, gitignore, exit_code, step))
     else:
         render_text(result, gitignore, exit_code, step, output)
     return exit_code
@@ -263,7 +249,7 @@ def main(argv=None):
     try:
         return run(args, output)
     except KeyboardInterrupt:
-        output.err("init_env.py: interrupted")
+        output.error("init_env.py: interrupted")
         return 130
     except BrokenPipeError:
         # The reader went away; point stdout at nothing so the exit flush stays quiet.
@@ -273,10 +259,10 @@ def main(argv=None):
             pass
         return 0
     except Exception as error:  # never a traceback for the user; one redacted line instead
-        output.err("init_env.py: internal error: {}: {}".format(type(error).__name__, error))
+        output.error("init_env.py: internal error: {}: {}".format(type(error).__name__, error))
         if args.json:
-            output.out(json.dumps({"status": "failed", "ok": False, "exit_code": 1,
-                                   "message": "internal error: {}".format(type(error).__name__)}))
+            output.json({"status": "failed", "ok": False, "exit_code": 1,
+                         "message": "internal error: {}".format(type(error).__name__)})
         return 1
 
 

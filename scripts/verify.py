@@ -111,7 +111,8 @@ def run(args, reporter):
     oss_result = oss.result() if oss else None
     if not args.no_save:
         folder = args.output_dir or evidence.default_dir()
-        result.evidence, result.evidence_skipped = evidence.save_json(_json(result, oss_result), folder)
+        result.evidence, result.evidence_skipped = evidence.save_json(_json(result, oss_result), folder,
+                                                                         secrets=reporter.secrets)
         if result.evidence_skipped:
             result.warnings.append("result " + result.evidence_skipped)
     data = _json(result, oss_result)
@@ -149,10 +150,13 @@ def _start_oss_check(args, options, reporter):
 def _report_oss_only(args, oss_result, reporter):
     from qianwen_auth import VERSION, evidence
     from qianwen_auth.oss_check import add_to_json
-    data = add_to_json({"version": VERSION, "status": oss_result.status, "ok": oss_result.ok},
+    # No key verdict here: the top-level status is the OSS one, prefixed so that no agent mistakes
+    # "oss_unreachable" (exit 6) for the key check's "unreachable" (exit 4).
+    data = add_to_json({"version": VERSION, "status": "oss_" + oss_result.status, "ok": oss_result.ok},
                        oss_result, None, oss_only=True)
     if not args.no_save:
-        saved, skipped = evidence.save_json(data, args.output_dir or evidence.default_dir())
+        saved, skipped = evidence.save_json(data, args.output_dir or evidence.default_dir(),
+                                            secrets=reporter.secrets)
         data["evidence"] = saved
         if skipped:
             reporter.warn("result " + skipped)

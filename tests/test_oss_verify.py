@@ -177,3 +177,9 @@ def test_text_output_says_when_the_oss_check_changes_the_exit_code(run_script, o
     assert result.returncode == 6
     assert "OSS verdict: no_such_bucket" in result.stdout
     assert "Exit:      6 (the OSS check failed)" in result.stdout
+
+
+def test_oss_only_top_level_status_is_prefixed_so_it_is_not_read_as_a_key_verdict(run_script, oss_env):
+    result = oss_only(run_script, oss_env)
+    assert result.json["status"] == "oss_ok"
+    assert oss_only(run_script, {}).json["status"] == "oss_not_configured"

@@ -237,3 +237,13 @@ def test_redact_url_keeps_a_plain_url():
 @pytest.mark.parametrize("value", [None, ""])
 def test_redact_url_passes_empty_values_through(value):
     assert redact_url(value) == value
+
+
+def test_redacting_data_keeps_json_valid_around_escaped_quotes():
+    import json
+    from qianwen_auth.redact import redact_data
+    data = {"hint": 'remove a leading "Bearer " from .env', "list": ["Bearer sk-abcdef0123456789"]}
+    text = json.dumps(redact_data(data, ["sk-abcdef0123456789"]))
+    parsed = json.loads(text)
+    assert parsed["list"] == ["Bearer ***"]
+    assert "abcdef" not in text

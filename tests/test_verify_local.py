@@ -187,7 +187,7 @@ def test_version_flag(run_script):
 def test_result_is_saved_as_a_new_0600_file_each_run(run_script, project):
     first = run_script("verify.py", "--json")
     second = run_script("verify.py", "--json")
-    saved = sorted((project / "output" / "qianwen-ops-auth").iterdir())
+    saved = sorted((project / "output" / "qianwen-ops-auth").glob("verify-*.json"))
     assert len(saved) == 2
     assert {first.json["evidence"], second.json["evidence"]} == {str(p) for p in saved}
     if os.name != "nt":
@@ -221,3 +221,49 @@ def test_nothing_is_saved_inside_this_skill(run_script):
     result = run_script("verify.py", "--json", "--output-dir", ROOT / "output")
     assert result.json["evidence"] is None
     assert "own folder" in result.json["evidence_skipped"]
+
+
+def test_evidence_folder_ignores_itself_in_git(run_script, project):
+    import subprocess
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    run_script("verify.py", "--json")
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=str(project),
+                            capture_output=True, text=True, check=True).stdout
+    assert "output/" not in status
+
+
+def test_readable_dotenv_holding_a_key_is_reported(run_script, project):
+    env_file = project / ".env"
+    env_file.write_text("DASHSCOPE_API_KEY={}\n".format(CANARY_KEY))
+    os.chmod(str(env_file), 0o644)
+    result = verify(run_script, "--base-url", NOWHERE)
+    if os.name != "nt":
+        assert "dotenv_readable_by_others" in result.json["key"]["problems"]
+        assert "--fix-permissions" in result.stderr
+
+
+def test_committed_dotenv_holding_a_key_is_reported_as_leaked(run_script, project):
+    import subprocess
+    env_file = project / ".env"
+    env_file.write_text("DASHSCOPE_API_KEY={}\n".format(CANARY_KEY))
+    os.chmod(str(env_file), 0o600)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    subprocess.run(git + ["-C", str(project), "add", "-f", ".env"], check=True)
+    subprocess.run(git + ["-C", str(project), "commit", "-qm", "oops"], check=True)
+    result = verify(run_script, "--base-url", NOWHERE)
+    assert result.json["key"]["problems"] == ["dotenv_tracked_by_git"]
+    assert "leaked" in result.stderr and "git rm --cached -- .env" in result.stderr
+
+
+def test_base_url_with_an_api_path_is_refused_with_the_base_to_set(run_script):
+    result = verify(run_script, "--base-url", "https://dashscope.aliyuncs.com/compatible-mode/v1/chat/completions",
+                    env={"DASHSCOPE_API_KEY": CANARY_KEY})
+    assert result.json["status"] == "config_error"
+    assert "https://dashscope.aliyuncs.com/compatible-mode/v1" in result.json["hint"]
+
+
+def test_not_configured_hint_gives_a_runnable_init_env_command(run_script, project):
+    from conftest import SCRIPTS
+    result = verify(run_script)
+    assert "python3 {}".format(SCRIPTS / "init_env.py") in result.json["hint"]

@@ -339,3 +339,48 @@ def test_check_token_plan_with_a_rejected_key(run_script, official_env, official
     result = verify(run_script, "--check-token-plan",
                     env=dict(official_env, DASHSCOPE_API_KEY=CANARY_TOKEN_PLAN_KEY))
     assert result.json["token_plan"] == {"checked": True, "accepted": False, "region": None}
+
+
+# what the hint says next
+
+
+def test_stale_exported_key_hint_points_at_the_other_source(run_script, project, fake_dashscope):
+    from conftest import CANARY_KEY_OTHER
+    fake_dashscope.accept(CANARY_KEY_OTHER)
+    (project / ".env").write_text("DASHSCOPE_API_KEY={}\n".format(CANARY_KEY_OTHER))
+    result = verify(run_script, "--base-url", fake_dashscope.url)
+    assert result.json["status"] == "invalid_key"
+    assert "holds a different key" in result.json["hint"]
+    assert "environment variable DASHSCOPE_API_KEY" in result.json["hint"]
+
+
+def test_custom_host_rejection_says_why_no_region_was_tried(run_script, fake_dashscope):
+    result = verify(run_script, "--base-url", fake_dashscope.url)
+    assert "not an official host" in result.json["hint"]
+
+
+def test_no_region_scan_rejection_says_so(run_script, official_env, official_dashscope):
+    result = verify(run_script, "--no-region-scan", env=official_env)
+    assert "--no-region-scan" in result.json["hint"]
+
+
+def test_scanned_rejection_says_every_region_rejected_it(run_script, official_env, official_dashscope):
+    result = verify(run_script, env=official_env)
+    assert "every other official region rejected the key" in result.json["hint"]
+
+
+def test_valid_but_repaired_key_asks_for_the_fix_in_the_next_step(run_script, project, fake_dashscope):
+    fake_dashscope.accept(CANARY_KEY)
+    (project / ".env").write_text('DASHSCOPE_API_KEY="Bearer {}"\n'.format(CANARY_KEY))
+    result = run_script("verify.py", "--json", "--no-save", "--base-url", fake_dashscope.url)
+    assert result.json["status"] == "valid"
+    assert 'remove a leading "Bearer "' in result.json["hint"]
+
+
+def test_wrong_region_keeps_the_probed_region_apart_from_the_key_region(
+        run_script, official_env, official_dashscope):
+    official_dashscope.accept(CANARY_KEY, region="intl")
+    result = run_script("verify.py", "--no-save", env=dict(official_env, DASHSCOPE_API_KEY=CANARY_KEY))
+    assert "Endpoint:  https://dashscope.aliyuncs.com/compatible-mode/v1 (cn, default)" in result.stdout
+    data = verify(run_script, env=official_env).json
+    assert (data["endpoint_region"], data["region"]) == ("cn", "intl")

@@ -1,3 +1,3 @@
 """Shared code of the qianwen-ops-auth scripts: one module per concern, standard library only."""
 
-VERSION = "1.0.0"
+VERSION = "0.1.0"

@@ -109,6 +109,12 @@ def parse_base_url(raw):
     netloc = "[{}]".format(host) if ":" in host else host
     origin = "{}://{}{}".format(scheme, netloc, ":{}".format(port) if port else "")
     path = parts.path.rstrip("/")
+    for suffix, _ in _SUFFIXES:
+        position = path.lower().find(suffix + "/")
+        if position >= 0:
+            raise EndpointError("the base URL ends with an API path ({}); set the base only, e.g. "
+                                "{}://{}{}".format(path[position + len(suffix):], scheme, parts.netloc,
+                                                    path[:position + len(suffix)]))
     form = ROOT
     for suffix, suffix_form in _SUFFIXES:
         if path.lower().endswith(suffix):

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from .fsutil import create_new_file, skills_tree_reason
+from .redact import redact_data
 
 DEFAULT_DIR = Path("output") / "qianwen-ops-auth"
 
@@ -18,15 +19,29 @@ def default_dir(cwd=None):
     return Path(cwd or os.getcwd()) / DEFAULT_DIR
 
 
-def save_json(data, folder, prefix="verify", now=None):
-    """Save data as a new file in folder; returns (path, None) or (None, reason it was not saved)."""
+def _keep_out_of_git(folder):
+    """A .gitignore of `*` inside the evidence folder: git then ignores the folder and itself, so
+    results never show up as files to commit in the user's repository."""
+    marker = folder / ".gitignore"
+    if not marker.exists():
+        try:
+            create_new_file(marker, b"# qianwen-ops-auth results: never commit them\n*\n", mode=0o644)
+        except OSError:
+            pass
+
+
+def save_json(data, folder, prefix="verify", now=None, secrets=()):
+    """Save data as a new file in folder; returns (path, None) or (None, reason it was not saved).
+    Every string is redacted once more against secrets on the way to the disk."""
     folder = Path(folder)
+    data = redact_data(data, secrets)
     reason = skills_tree_reason(folder)
     if reason:
         return None, "not saved: {}".format(reason)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        _keep_out_of_git(folder)
         for attempt in range(1, 1000):
             name = "{}-{}{}.json".format(prefix, stamp, "" if attempt == 1 else "-{}".format(attempt))
             path = folder / name

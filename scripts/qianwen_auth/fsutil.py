@@ -21,6 +21,18 @@ AGENT_SKILL_FOLDERS = (".claude", ".agents", ".qwen", ".gemini", ".codex", ".cur
 _REPLACE_RETRIES = 10
 
 
+def script_command(name, cwd=None):
+    """How to run one of this skill's scripts from cwd: relative when it is below cwd, else absolute
+    (an agent copies the command as printed, so it must work from where the user is)."""
+    import shlex
+    script = SKILL_DIR / "scripts" / name
+    try:
+        shown = script.relative_to(Path(cwd or os.getcwd()).resolve())
+    except ValueError:
+        shown = script
+    return "python3 " + shlex.quote(str(shown))
+
+
 class WriteRefused(Exception):
     """A write we refuse by policy (skill folder, skills tree); the message says why."""
 

@@ -113,3 +113,15 @@ def redact_url(url, keep_query=False):
         return url
     url = re.sub(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@]*@", r"\1", str(url))
     return url if keep_query else url.split("?", 1)[0].split("#", 1)[0]
+
+
+def redact_data(data, secrets=()):
+    """redact() every string inside a JSON-like structure. Redacting the serialised text instead
+    could cut a backslash escape in half and leave invalid JSON."""
+    if isinstance(data, str):
+        return redact(data, secrets)
+    if isinstance(data, dict):
+        return {redact(str(key), secrets): redact_data(value, secrets) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [redact_data(value, secrets) for value in data]
+    return data

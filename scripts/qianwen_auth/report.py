@@ -7,7 +7,7 @@ so even a mistake upstream cannot put a key on the screen.
 import json
 import sys
 
-from .redact import redact
+from .redact import redact, redact_data
 
 
 class Reporter:
@@ -28,7 +28,7 @@ class Reporter:
         self.err.write(redact(text, self.secrets) + "\n")
 
     def json(self, data):
-        self.out.write(redact(json.dumps(data, indent=2, ensure_ascii=False), self.secrets) + "\n")
+        self.out.write(json.dumps(redact_data(data, self.secrets), indent=2, ensure_ascii=False) + "\n")
 
     def flush(self):
         for stream in (self.out, self.err):
@@ -63,7 +63,8 @@ def render_verify_text(result, reporter):
     for source in result.key.shadowed:
         reporter.line("           shadows a different key in " + source)
     if result.endpoint:
-        reporter.line("Endpoint:  {} ({}, {})".format(result.endpoint, result.region, result.endpoint_source))
+        reporter.line("Endpoint:  {} ({}, {})".format(result.endpoint, result.endpoint_region,
+                                                     result.endpoint_source))
     for probe in result.probes:
         reporter.line("Probe:     " + _probe_line(probe, result.unreachable_reason))
     if result.token_plan.checked:

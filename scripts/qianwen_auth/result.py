@@ -46,7 +46,8 @@ class Result:
     hint: str = ""
     endpoint: Optional[str] = None
     endpoint_source: Optional[str] = None
-    region: Optional[str] = None
+    endpoint_region: Optional[str] = None   # the region probed first (cn/intl/us/hk/custom)
+    region: Optional[str] = None            # where the key was accepted or belongs; else configured
     probe: Optional[ProbeReport] = None
     probes: List[ProbeReport] = field(default_factory=list)
     suggested_base_url: Optional[str] = None

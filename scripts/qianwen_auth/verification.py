@@ -10,12 +10,17 @@ from typing import List, Mapping, Optional
 
 from . import endpoints, keys, verdict
 from .credentials import ConfigChain
+from .fsutil import script_command
 from .probe import Request, send, send_all
 from .redact import redact, redact_url
 from .result import KeyReport, ProbeReport, Result
 
 CONSOLE_KEYS_URL = "https://platform.qianwenai.com/home/api-keys"
 CHAT_MODEL = "qwen-turbo"
+REPAIR_WORDS = {"surrounding_whitespace": "spaces around the key",
+                "surrounding_newline": "a line break around the key",
+                "surrounding_quotes": "quotes around the key",
+                "bearer_prefix": 'a leading "Bearer "'}
 
 
 @dataclass
@@ -91,10 +96,10 @@ def verify(options: Options, secrets: Optional[List[str]] = None) -> Result:
     resolution = chain.resolve()
     found = resolution.found
     check = keys.check_key(found.value) if found is not None else None
+    # The cleaned values: the raw ones may carry "Bearer " or quotes, which are no secret and must
+    # stay readable in hints.
     for setting in ([found] if found else []) + resolution.shadowed:
-        run.secrets.append(setting.value)
-    if check is not None and check.cleaned:
-        run.secrets.append(check.cleaned)
+        run.secrets.append(keys.check_key(setting.value).cleaned or setting.value.strip())
     result = Result(key=_key_report(resolution, check))
     result.warnings.extend(run.redact(warning) for warning in resolution.warnings)
     for setting in resolution.shadowed:
@@ -103,6 +108,12 @@ def verify(options: Options, secrets: Optional[List[str]] = None) -> Result:
         for hidden in resolution.hidden_by_empty:
             result.notes.append("{} is exported but empty and hides the value in {} line {}; other tools "
                                 "may read that one: unset it".format(hidden.name, hidden.path, hidden.line))
+
+    if found is not None and found.path is not None and not check.placeholder:
+        from .exposure import dotenv_exposure
+        for code, message in dotenv_exposure(found.path, options.cwd):
+            result.key.problems.append(code)
+            result.warnings.append(message)
 
     base_setting = chain.lookup("QWEN_BASE_URL")
     result.warnings.extend(run.redact(w) for w in chain.warnings if w not in result.warnings)
@@ -113,6 +124,7 @@ def verify(options: Options, secrets: Optional[List[str]] = None) -> Result:
         origin = "--base-url" if options.base_url else (base_setting.where if base_setting else "base URL")
         return result.finish("config_error", "{} is refused: {}".format(origin, run.redact(str(error))))
     result.endpoint = endpoint.base_url
+    result.endpoint_region = endpoint.region
     result.endpoint_source = base_setting.source if chosen_by == "QWEN_BASE_URL" else chosen_by
     result.region = endpoint.region
 
@@ -126,7 +138,7 @@ def verify(options: Options, secrets: Optional[List[str]] = None) -> Result:
             found.where, check.invalid_reason, CONSOLE_KEYS_URL))
     if check.repairs:
         result.notes.append("repaired for the probe: {}; fix {} so every tool reads it".format(
-            ", ".join(code.replace("_", " ") for code in check.repairs), found.where))
+            ", ".join(REPAIR_WORDS.get(code, code) for code in check.repairs), found.where))
     if check.key_type == keys.TOKEN_PLAN:
         return _token_plan(run, result, check, found)
     if check.key_type == keys.UNKNOWN:
@@ -140,8 +152,8 @@ def _not_configured_hint(resolution):
         return ("{name} is exported but empty and hides the key in {path} line {line}: "
                 "run `unset {name}` (and remove the empty export from your shell profile)").format(
                     name=hidden.name, path=hidden.path, line=hidden.line)
-    return ("no API key found in QIANWEN_API_KEY, DASHSCOPE_API_KEY or .env: run "
-            "`python3 scripts/init_env.py`, then put your key from {} into .env").format(CONSOLE_KEYS_URL)
+    return ("no API key found in QIANWEN_API_KEY, DASHSCOPE_API_KEY or .env: run `{}`, then put "
+            "your key from {} into .env yourself").format(script_command("init_env.py"), CONSOLE_KEYS_URL)
 
 
 def _token_plan(run, result, check, found):
@@ -182,7 +194,7 @@ def _probe_key(run, result, endpoint, key):
             exchange, outcome = _send_chat(run, result, endpoint, key)
     if outcome.kind == verdict.REJECTED and endpoint.official and options.region_scan:
         return _scan_regions(run, result, endpoint, key, outcome)
-    return _finish_outcome(result, endpoint, outcome)
+    return _finish_outcome(result, endpoint, outcome, options=options)
 
 
 def _send_chat(run, result, endpoint, key):
@@ -204,7 +216,7 @@ def _scan_regions(run, result, endpoint, key, first_outcome):
         if outcome.kind == verdict.ACCEPTED and accepted is None:
             accepted = region
     if accepted is None:
-        return _finish_outcome(result, endpoint, first_outcome, scanned=True)
+        return _finish_outcome(result, endpoint, first_outcome, scanned=True, options=run.options)
     suggested = endpoints.official_endpoint(accepted).base_url
     result.region = accepted
     result.suggested_base_url = suggested
@@ -213,17 +225,18 @@ def _scan_regions(run, result, endpoint, key, first_outcome):
             endpoints.REGION_NAMES[accepted], accepted, endpoint.region, suggested, accepted))
 
 
-def _finish_outcome(result, endpoint, outcome, scanned=False):
+def _finish_outcome(result, endpoint, outcome, scanned=False, options=None):
     where = endpoint.origin + endpoint.prefix
     result.problem_detail = outcome.message
     if outcome.kind == verdict.ACCEPTED:
         place = endpoints.REGION_NAMES.get(endpoint.region, where)
+        if result.key.repairs:
+            return result.finish("valid", "the key works with {}, but fix {}: remove {} so every tool "
+                                 "reads the key as it is".format(place, result.key.where, ", ".join(
+                                     REPAIR_WORDS.get(code, code) for code in result.key.repairs)))
         return result.finish("valid", "the key works with {}; nothing to do".format(place))
     if outcome.kind == verdict.REJECTED:
-        others = " or any other official region" if scanned else ""
-        return result.finish("invalid_key", (
-            "{} rejected the key{}{}: it was deleted, disabled or mistyped. Create or copy a key at {}"
-            ).format(where, others, _code(outcome), CONSOLE_KEYS_URL))
+        return result.finish("invalid_key", _rejected_hint(result, endpoint, outcome, scanned, options))
     if outcome.kind == verdict.DENIED:
         return result.finish("access_denied", (
             "{} knows the key but denied access{}: check the workspace and model permissions of this "
@@ -235,6 +248,23 @@ def _finish_outcome(result, endpoint, outcome, scanned=False):
     if outcome.kind == verdict.MISSING:
         outcome.reason = "unexpected_status"
     return result.finish("api_error", verdict.api_error_hint(outcome))
+
+
+def _rejected_hint(result, endpoint, outcome, scanned, options):
+    where = endpoint.origin + endpoint.prefix
+    if scanned:
+        said = "{} and every other official region rejected the key{}".format(where, _code(outcome))
+    else:
+        said = "{} rejected the key{}".format(where, _code(outcome))
+        if not endpoint.official:
+            said += (" (other regions were not tried: the base URL is not an official host; a gateway may "
+                     "not forward the Authorization header, so compare with `verify.py --region cn`)")
+        elif options is not None and not options.region_scan:
+            said += " (other regions were not tried: --no-region-scan)"
+    if result.key.shadowed:
+        return ("{}. {} holds a different key: if that one is current, remove the stale key from {} "
+                "(for an exported variable: unset it)").format(said, result.key.shadowed[0], result.key.where)
+    return "{}: it was deleted, disabled or mistyped. Create or copy a key at {}".format(said, CONSOLE_KEYS_URL)
 
 
 def _code(outcome):
