@@ -320,6 +320,19 @@ def test_skill_md_tells_the_agent(package, command):
     assert command in skill_text(package)
 
 
+def test_every_script_skill_md_names_is_in_the_package(package):
+    named = set(re.findall(r"scripts/([A-Za-z_]+\.py)", skill_text(package)))
+    assert named >= {"verify.py", "init_env.py", "gossamer.py"}
+    for script in named:
+        assert (package / "scripts" / script).is_file(), script
+
+
+def test_skill_md_version_is_the_scripts_version(package):
+    from qianwen_auth import VERSION
+    fields, _ = check_skill_md((package / "SKILL.md").read_bytes(), package.name)
+    assert 'version: "{}"'.format(VERSION) in (package / "SKILL.md").read_text(encoding="utf-8")
+
+
 # --- links and URLs -------------------------------------------------------------------------------
 
 _LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
