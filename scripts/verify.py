@@ -2,9 +2,9 @@
 """Find, check and prove the QianWen / DashScope API key, without spending tokens or showing it."""
 
 import argparse
-import sys
 
 from qianwen_auth import VERSION
+from qianwen_auth.cli import Parser
 from qianwen_auth.regions import REGION_HOSTS
 
 EPILOG = """examples:
@@ -21,26 +21,12 @@ The key is read from QIANWEN_API_KEY, DASHSCOPE_API_KEY, ./.env, then the reposi
 it is never printed, and never read from the command line."""
 
 
-class _Parser(argparse.ArgumentParser):
-    """Usage errors are config_error (exit 2); with --json they are also one JSON object on stdout."""
-
-    _argv = None
-
-    def error(self, message):
-        seen = self._argv if self._argv is not None else sys.argv[1:]
-        if "--json" in seen:
-            import json
-            print(json.dumps({"status": "config_error", "ok": False, "exit_code": 2,
-                              "hint": "{}: {}".format(self.prog, message)}))
-        super().error(message)
-
-
 def build_parser(argv=None):
-    parser = _Parser(
-        prog="verify.py",
+    parser = Parser(
+        prog="verify.py", argv=argv,
         description="Find the QianWen/DashScope API key the way the skill family does, check it "
                     "locally, and prove it against the API with a token-free request.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EPILOG)
     parser.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     parser.add_argument("--region", choices=sorted(REGION_HOSTS),
                         help="official region to probe when no base URL is set (default: cn)")
@@ -64,7 +50,6 @@ def build_parser(argv=None):
     parser.add_argument("--output-dir", metavar="DIR",
                         help="where to save the result (default: ./output/qianwen-ops-auth/)")
     parser.add_argument("--version", action="version", version="%(prog)s " + VERSION)
-    parser._argv = argv
     return parser
 
 
@@ -87,8 +72,6 @@ def main(argv=None):
     except KeyboardInterrupt:
         reporter.error("verify.py: interrupted")
         return 130
-    except BrokenPipeError:
-        return 0
     except Exception as error:  # never a traceback for the user; one redacted line instead
         reporter.error("verify.py: internal error: {}: {}".format(type(error).__name__, error))
         return 70

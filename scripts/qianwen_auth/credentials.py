@@ -15,6 +15,7 @@ from typing import Dict, List, Mapping, Optional
 from .envfile import EnvFileError, read_env_file
 
 KEY_NAMES = ("QIANWEN_API_KEY", "DASHSCOPE_API_KEY")
+MAX_WARNINGS_PER_FILE = 10
 
 
 @dataclass
@@ -49,11 +50,19 @@ class Resolution:
     warnings: List[str] = field(default_factory=list)
 
 
+def _quietly(check):
+    """A file-system test that answers False where a folder cannot be searched (permissions)."""
+    try:
+        return check()
+    except OSError:
+        return False
+
+
 def find_repo_root(start):
     """The nearest ancestor of start (start included) that holds .git or a skills/ folder."""
     start = Path(start).resolve()
     for folder in [start] + list(start.parents):
-        if (folder / ".git").exists() or (folder / "skills").is_dir():
+        if _quietly(lambda: (folder / ".git").exists() or (folder / "skills").is_dir()):
             return folder
     return None
 
@@ -81,14 +90,17 @@ class ConfigChain:
         if self._files is None:
             self._files = []
             for path in dotenv_paths(self.cwd):
-                if not path.exists() and not path.is_symlink():
+                if not _quietly(lambda: path.exists() or path.is_symlink()):
                     continue
                 try:
                     parsed = read_env_file(path)
                 except EnvFileError as error:
                     self.warnings.append(str(error))
                     continue
-                self.warnings.extend(parsed.warnings)
+                self.warnings.extend(parsed.warnings[:MAX_WARNINGS_PER_FILE])
+                if len(parsed.warnings) > MAX_WARNINGS_PER_FILE:
+                    self.warnings.append("{}: {} more lines could not be parsed; skipped".format(
+                        path, len(parsed.warnings) - MAX_WARNINGS_PER_FILE))
                 self._files.append(parsed)
         return self._files
 

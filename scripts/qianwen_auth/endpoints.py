@@ -72,7 +72,8 @@ def region_of_host(host):
 
 
 def is_loopback(host):
-    if host == "localhost" or host.endswith(".localhost"):
+    # Only the name itself: "x.localhost" is resolved through DNS here and may point anywhere.
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
@@ -102,6 +103,8 @@ def parse_base_url(raw):
     host = (parts.hostname or "").lower()
     if not host:
         raise EndpointError("the base URL has no host")
+    if port == 0:
+        raise EndpointError("the base URL names port 0, which nothing can listen on")
     if scheme == "http" and not is_loopback(host):
         raise EndpointError("plain http:// to {} would send the key in clear text; use https://".format(host))
     if parts.query or parts.fragment:

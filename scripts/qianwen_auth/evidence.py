@@ -16,7 +16,11 @@ DEFAULT_DIR = Path("output") / "qianwen-ops-auth"
 
 
 def default_dir(cwd=None):
-    return Path(cwd or os.getcwd()) / DEFAULT_DIR
+    """./output/qianwen-ops-auth/, or None when the current folder is gone or unreadable."""
+    try:
+        return Path(cwd or os.getcwd()) / DEFAULT_DIR
+    except OSError:
+        return None
 
 
 def _keep_out_of_git(folder):
@@ -33,6 +37,8 @@ def _keep_out_of_git(folder):
 def save_json(data, folder, prefix="verify", now=None, secrets=()):
     """Save data as a new file in folder; returns (path, None) or (None, reason it was not saved).
     Every string is redacted once more against secrets on the way to the disk."""
+    if folder is None:
+        return None, "not saved: the current folder cannot be read"
     folder = Path(folder)
     data = redact_data(data, secrets)
     reason = skills_tree_reason(folder)
@@ -51,6 +57,6 @@ def save_json(data, folder, prefix="verify", now=None, secrets=()):
                 return str(path), None
             except FileExistsError:
                 continue
-    except OSError as error:
-        return None, "not saved: {} ({})".format(folder, error.strerror or type(error).__name__)
+    except (OSError, UnicodeError) as error:
+        return None, "not saved: {} ({})".format(folder, getattr(error, "strerror", None) or type(error).__name__)
     return None, "not saved: too many results in {} this second".format(folder)

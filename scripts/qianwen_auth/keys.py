@@ -32,6 +32,7 @@ _CJK_IDEOGRAPHS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _HOST_LIKE = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.(?:[A-Za-z]{2,}(?::[0-9]+)?/|[A-Za-z]{2,}:[0-9]+$"
                         r"|(?:com|cn|net|org|io|ai)$)", re.IGNORECASE)
 _REPEATED = re.compile(r"^(?:sk-(?:sp-)?)?(.)\1*$", re.IGNORECASE)
+_QUOTE_CHARACTERS = "\"'`\u201c\u201d\u2018\u2019"
 _BEARER = re.compile(r"^bearer\s+", re.IGNORECASE)
 _QUOTES = ("\"", "'", "`", "\u201c\u201d", "\u2018\u2019")
 
@@ -118,6 +119,10 @@ def _repair(raw):
 def _invalid_reason(value):
     if re.match(r"^[a-z][a-z0-9+.-]*://", value, re.IGNORECASE) or _HOST_LIKE.match(value):
         return "looks_like_url", "the value is a URL, not an API key"
+    if re.match(r"^(export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=", value):
+        return "looks_like_assignment", "the value is a whole NAME=value line; keep only the key"
+    if value[:1] in _QUOTE_CHARACTERS or value[-1:] in _QUOTE_CHARACTERS:
+        return "unbalanced_quote", "the key has a quote at one end only"
     for char in value:
         if char.isspace() and char.isascii():
             return "inner_whitespace", "the key contains a space or line break inside it"

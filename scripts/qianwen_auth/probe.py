@@ -17,6 +17,13 @@ MAX_BODY = 1024 * 1024
 # Error kinds, as verdicts and hints speak of them.
 DNS, REFUSED, TIMEOUT, TLS, PROXY, RESET, NETWORK, BAD_REQUEST = (
     "dns", "refused", "timeout", "tls", "proxy", "connection_reset", "network", "invalid_request")
+TLS_HANDSHAKE = "tls_handshake"   # not an untrusted certificate: no TLS there, or a broken middlebox
+CA_FILE = "ca_file"               # SSL_CERT_FILE / SSL_CERT_DIR point to nothing usable
+BAD_RESPONSE = "bad_response"     # something answered, but not in valid HTTP
+
+
+class CaFileError(Exception):
+    """The CA settings of the environment cannot be used; the message says which and why."""
 
 
 @dataclass
@@ -49,15 +56,30 @@ class Exchange:
 
 
 def proxy_for(url):
-    """The proxy urllib will use for url (from HTTPS_PROXY / https_proxy / NO_PROXY), or None."""
+    """The proxy for url (from HTTPS_PROXY / https_proxy / NO_PROXY), or None. Loopback never goes
+    through a proxy: plain http to loopback would hand the key to the proxy in clear text."""
     import urllib.parse
     import urllib.request
+    from .endpoints import is_loopback
     parts = urllib.parse.urlsplit(url)
-    proxies = urllib.request.getproxies()
-    proxy = proxies.get(parts.scheme)
-    if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    host = parts.hostname or ""
+    if not proxy or is_loopback(host) or urllib.request.proxy_bypass(host):
         return None
     return proxy
+
+
+def _proxy_problem(proxy):
+    """Why a proxy URL cannot be used, in our words (its text may hold a password), or None."""
+    import urllib.parse
+    try:
+        parts = urllib.parse.urlsplit(proxy if "://" in proxy else "http://" + proxy)
+        parts.port
+    except ValueError:
+        return "the proxy URL in HTTPS_PROXY / https_proxy is malformed: check its host and port"
+    if not parts.hostname:
+        return "the proxy URL in HTTPS_PROXY / https_proxy has no host"
+    return None
 
 
 def ssl_context():
@@ -67,13 +89,20 @@ def ssl_context():
     context = ssl.create_default_context()
     cafile = os.environ.get("SSL_CERT_FILE") or None
     capath = os.environ.get("SSL_CERT_DIR") or None
+    if cafile and not os.path.isfile(cafile):
+        raise CaFileError("SSL_CERT_FILE={} is not a file: fix it or unset it".format(cafile))
+    if capath and not os.path.isdir(capath):
+        raise CaFileError("SSL_CERT_DIR={} is not a folder: fix it or unset it".format(capath))
     if cafile or capath:
-        context.load_verify_locations(cafile=cafile if cafile and os.path.isfile(cafile) else None,
-                                      capath=capath if capath and os.path.isdir(capath) else None)
+        try:
+            context.load_verify_locations(cafile=cafile, capath=capath)
+        except (ssl.SSLError, OSError, ValueError) as error:
+            raise CaFileError("SSL_CERT_FILE={} holds no usable PEM certificates ({})".format(
+                cafile, type(error).__name__)) from None
     return context
 
 
-def _opener():
+def _opener(proxy):
     import urllib.request
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -82,7 +111,7 @@ def _opener():
             return None
 
     return urllib.request.build_opener(
-        urllib.request.ProxyHandler(), NoRedirect(),
+        urllib.request.ProxyHandler({"http": proxy, "https": proxy} if proxy else {}), NoRedirect(),
         urllib.request.HTTPSHandler(context=ssl_context()))
 
 
@@ -96,7 +125,7 @@ def _classify(error, proxy):
     if isinstance(reason, ssl.SSLCertVerificationError):
         return TLS, getattr(reason, "verify_message", None) or text
     if isinstance(reason, ssl.SSLError):
-        return TLS, text
+        return TLS_HANDSHAKE, text
     if isinstance(reason, socket.gaierror):
         return (PROXY if proxy else DNS), text
     if isinstance(reason, (socket.timeout, TimeoutError)):
@@ -107,6 +136,8 @@ def _classify(error, proxy):
         return (PROXY if proxy else REFUSED), text
     if isinstance(reason, (ConnectionResetError, http.client.RemoteDisconnected, BrokenPipeError)):
         return RESET, text
+    if isinstance(reason, http.client.HTTPException) and not isinstance(reason, http.client.InvalidURL):
+        return BAD_RESPONSE, "{}: {}".format(type(reason).__name__, text)[:300]
     if isinstance(reason, (ValueError, http.client.InvalidURL)):
         return BAD_REQUEST, text
     return NETWORK, text or type(reason).__name__
@@ -117,13 +148,22 @@ def _perform(request, timeout, secrets):
     import urllib.request
     proxy = proxy_for(request.url)
     exchange = Exchange(request.method, redact_url(request.url),
-                        proxy=redact_url(proxy) if proxy else None)
+                        proxy=redact_url(proxy) if proxy and not _proxy_problem(proxy) else None)
     started = time.monotonic()
+    problem = _proxy_problem(proxy) if proxy else None
+    if problem:
+        exchange.error, exchange.detail, exchange.proxy = PROXY, problem, None
+        return exchange
+    try:
+        opener = _opener(proxy)
+    except CaFileError as error:
+        exchange.error, exchange.detail = CA_FILE, redact(str(error), secrets)
+        return exchange
     try:
         prepared = urllib.request.Request(request.url, data=request.body, method=request.method,
                                           headers=request.headers)
         try:
-            response = _opener().open(prepared, timeout=max(timeout, 0.05))
+            response = opener.open(prepared, timeout=max(timeout, 0.05))
         except urllib.error.HTTPError as answer:
             response = answer
         with response:

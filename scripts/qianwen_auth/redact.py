@@ -23,6 +23,8 @@ _KEY_PATTERNS = (
     (re.compile(r"(?<![A-Za-z0-9+.-])([A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:]*):[^\s/?#@]*@"),
      r"\1:" + MASK + "@"),
     (re.compile(r"(?i)(?<![a-z])(bearer)\s+[^\s,;\"']+"), r"\1 " + MASK),
+    # Basic credentials are only base64 of user:password: a proxy may echo them in a 407.
+    (re.compile(r"(?i)(?<![a-z])(basic)\s+[A-Za-z0-9+/=_-]{6,}"), r"\1 " + MASK),
     # Authorization values of any other scheme (the scheme word stays when there is one).
     (re.compile(r"(?i)(?<![a-z])(authorization[\"']?\s*[:=]\s*[\"']?)(?!bearer\s)"
                 r"(?:([a-z0-9-]+ )(?=[^\s,;\"']))?[^\s,;\"']+"), r"\1\2" + MASK),
@@ -53,18 +55,28 @@ def _forms(secret):
     hidden = secret_part(secret.strip())
     forms = {hidden}
     if hidden:
-        forms.add(urllib.parse.quote(hidden, safe=""))
+        forms.add(urllib.parse.quote(hidden.encode("utf-8", "surrogatepass"), safe=""))
         forms.add(hidden.encode("unicode_escape").decode("ascii"))
         forms.add(json.dumps(hidden)[1:-1])
         forms.add(repr(hidden.encode("utf-8", "backslashreplace"))[2:-1])
     return {form for form in forms if form}
 
 
+def _lower_same_length(text):
+    """text in lower case, one character for one, so indices still line up (a server may echo a
+    key upper-cased or lower-cased)."""
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        return lowered
+    return "".join(char.lower() if len(char.lower()) == 1 else char for char in text)
+
+
 def _masked_spans(text, pieces):
-    """Merged [start, end) spans of text covered by any of the 6-character pieces."""
+    """Merged [start, end) spans of text covered by any of the (lower-case) 6-character pieces."""
     spans = []
+    lowered = _lower_same_length(text)
     for start in range(len(text) - _PIECE + 1):
-        if text[start:start + _PIECE] in pieces:
+        if lowered[start:start + _PIECE] in pieces:
             if spans and start <= spans[-1][1]:
                 spans[-1][1] = start + _PIECE
             else:
@@ -81,6 +93,7 @@ def _mask_known(text, secrets):
             if len(form) < _PIECE:
                 text = text.replace(form, MASK)
             else:
+                form = _lower_same_length(form)
                 pieces.update(form[i:i + _PIECE] for i in range(len(form) - _PIECE + 1))
     if not pieces:
         return text
@@ -100,7 +113,10 @@ def redact(text, secrets=()):
     """
     if text is None:
         return None
-    text = _mask_known(str(text), secrets)
+    # Lone surrogates (undecodable bytes from a path, a variable or a server) cannot be written to
+    # any stream or file: spell them as escapes once, here, where all output passes.
+    text = str(text).encode("utf-8", "backslashreplace").decode("utf-8")
+    text = _mask_known(text, secrets)
     for pattern, replacement in _KEY_PATTERNS:
         text = pattern.sub(replacement, text)
     return text

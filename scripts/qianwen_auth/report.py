@@ -5,37 +5,71 @@ so even a mistake upstream cannot put a key on the screen.
 """
 
 import json
+import os
 import sys
 
 from .redact import redact, redact_data
 
 
+def _usable(stream):
+    """A stream we can write to: a closed stdout (`>&-`) is None; an ASCII or cp1252 console gets
+    escapes instead of a UnicodeEncodeError half-way through the result."""
+    if stream is None:
+        return open(os.devnull, "w")
+    try:
+        stream.reconfigure(errors="backslashreplace")
+    except (AttributeError, ValueError, OSError):
+        pass
+    return stream
+
+
 class Reporter:
-    """Writes a result to two streams; the secrets list is the last line of defence."""
+    """Writes a result to two streams; the secrets list is the last line of defence.
+
+    Writing never raises: a reader that went away (`| head -c1`, a full disk) must not turn the
+    verdict into a crash or a different exit code.
+    """
 
     def __init__(self, out=None, err=None, secrets=()):
-        self.out = out or sys.stdout
-        self.err = err or sys.stderr
+        self.out = _usable(out or sys.stdout)
+        self.err = _usable(err or sys.stderr)
         self.secrets = list(secrets)
 
+    def _write(self, name, text):
+        stream = getattr(self, name)
+        try:
+            stream.write(text)
+            stream.flush()
+        except (OSError, ValueError):
+            setattr(self, name, _silenced(stream))
+
     def line(self, text=""):
-        self.out.write(redact(text, self.secrets) + "\n")
+        self._write("out", redact(text, self.secrets) + "\n")
 
     def warn(self, text):
-        self.err.write(redact("warning: " + text, self.secrets) + "\n")
+        self._write("err", redact("warning: " + text, self.secrets) + "\n")
 
     def error(self, text):
-        self.err.write(redact(text, self.secrets) + "\n")
+        self._write("err", redact(text, self.secrets) + "\n")
 
     def json(self, data):
-        self.out.write(json.dumps(redact_data(data, self.secrets), indent=2, ensure_ascii=False) + "\n")
+        # ensure_ascii: valid on any console encoding, and every JSON parser reads the escapes.
+        self._write("out", json.dumps(redact_data(data, self.secrets), indent=2, ensure_ascii=True) + "\n")
 
     def flush(self):
-        for stream in (self.out, self.err):
-            try:
-                stream.flush()
-            except (OSError, ValueError):
-                pass
+        for name in ("out", "err"):
+            self._write(name, "")
+
+
+def _silenced(stream):
+    """Point the stream's file descriptor at the null device, so the interpreter's own flush at
+    exit does not print 'Exception ignored' for a pipe that is gone."""
+    devnull = open(os.devnull, "w")
+    try:
+        os.dup2(devnull.fileno(), stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    return devnull
 
 
 def _key_line(key):

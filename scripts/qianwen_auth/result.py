@@ -67,6 +67,14 @@ class Result:
     def ok(self):
         return self.status == "valid"
 
+    def warn(self, messages):
+        """Add warnings once each (a broken .env can produce thousands of the same kind)."""
+        seen = set(self.warnings)
+        for message in messages:
+            if message not in seen:
+                seen.add(message)
+                self.warnings.append(message)
+
     def finish(self, status, hint):
         self.status, self.hint = status, hint
         return self

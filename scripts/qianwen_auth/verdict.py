@@ -1,6 +1,7 @@
 """From an HTTP answer to a probe outcome, and from the run to a status, an exit code and a hint."""
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Optional
 
@@ -37,7 +38,7 @@ class Outcome:
 def _json_body(exchange):
     try:
         data = json.loads(exchange.text())
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: a hostile, deeply nested body
         return None
     return data if isinstance(data, dict) else None
 
@@ -50,20 +51,30 @@ def _error_fields(data):
     code = data.get("code") or error.get("code") or error.get("type")
     message = data.get("message") or error.get("message")
     request_id = data.get("request_id") or data.get("requestId") or data.get("id")
-    return (str(code) if code not in (None, "") else None,
-            str(message) if message else None,
-            str(request_id) if request_id else None)
+    return _token(code), (str(message)[:500] if message else None), _token(request_id)
+
+
+def _token(value, pattern=re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")):
+    """A server-given code or id as we show it: a plain token, or nothing. A hostile server could
+    put anything there (objects, megabytes, the key)."""
+    if value in (None, "") or isinstance(value, (dict, list, bool)):
+        return None
+    text = str(value)
+    return text if pattern.match(text) else None
 
 
 def classify(exchange, chat=False, redact_text=lambda text: text):
     """What one answer means. `chat` applies the chat probe's stricter idea of success."""
+    if exchange.error == http.BAD_RESPONSE:
+        return Outcome(API_ERROR, reason="bad_response", message=exchange.detail)
     if exchange.error:
         return Outcome(UNREACHABLE, reason=exchange.error, message=exchange.detail)
     status = exchange.status
     data = _json_body(exchange)
     code, message, request_id = _error_fields(data)
-    request_id = (exchange.headers.get("x-request-id") or exchange.headers.get("x-dashscope-request-id")
-                  or exchange.headers.get("x-acs-request-id") or request_id)
+    request_id = (_token(exchange.headers.get("x-request-id"))
+                  or _token(exchange.headers.get("x-dashscope-request-id"))
+                  or _token(exchange.headers.get("x-acs-request-id")) or request_id)
     outcome = Outcome(API_ERROR, status, code, request_id, redact_text(message) if message else None)
     if 300 <= status < 400:
         outcome.location = redact_text(redact_url(exchange.location)) if exchange.location else None
@@ -77,7 +88,8 @@ def classify(exchange, chat=False, redact_text=lambda text: text):
     elif status in (404, 405) and lowered not in ("arrearage",):
         outcome.kind = MISSING
     elif status == 429:
-        outcome.retry_after = exchange.headers.get("retry-after")
+        retry_after = (exchange.headers.get("retry-after") or "").strip()
+        outcome.retry_after = retry_after if retry_after.isdigit() and len(retry_after) < 7 else None
         outcome.reason = "rate_limited"
     elif status >= 500:
         outcome.reason = "server_error"
@@ -108,6 +120,9 @@ UNREACHABLE_HINTS = {
     http.TLS: ("the TLS certificate was not trusted: behind an intercepting proxy, set SSL_CERT_FILE "
                "to your company's CA bundle (certificate checks are never turned off)"),
     http.PROXY: "the proxy failed: check HTTPS_PROXY / https_proxy and NO_PROXY",
+    http.TLS_HANDSHAKE: ("the TLS handshake failed: is the port a TLS (https) port? A proxy or firewall "
+                         "may also be breaking TLS"),
+    http.CA_FILE: "the CA settings cannot be used: see the detail, then fix or unset them",
     http.RESET: "the connection was closed without an answer: check your proxy or firewall",
     http.NETWORK: "a network error stopped the request: check your connection",
     http.BAD_REQUEST: "the request could not be built: check the key and base URL for odd characters",
@@ -123,7 +138,8 @@ API_ERROR_HINTS = {
     "not_json": "the endpoint did not answer with JSON: is the base URL a DashScope API address?",
     "business_error": "the endpoint answered 200 with an error ({code}): see the message",
     "unexpected_body": "the endpoint answered 200 without the expected content: is it DashScope?",
-    "unexpected_status": "the endpoint answered HTTP {status}{code}: see the message",
+    "unexpected_status": "the endpoint answered HTTP {status}{code_in_brackets}: see the detail",
+    "bad_response": "the endpoint did not answer in valid HTTP: is the base URL (and its port) right?",
 }
 
 
@@ -133,5 +149,6 @@ def api_error_hint(outcome):
         retry=" {} seconds".format(outcome.retry_after) if outcome.retry_after else " a little",
         location=" to {}".format(outcome.location) if outcome.location else "",
         code=outcome.error_code or "no code",
+        code_in_brackets=" ({})".format(outcome.error_code) if outcome.error_code else "",
         status=outcome.http_status,
     )

@@ -4,6 +4,8 @@ Builds a plain Result as the checks run; report.py renders it once at the end. T
 stays in `KeyCheck.cleaned` and the request headers, nowhere else.
 """
 
+import json
+import os
 import time
 from dataclasses import dataclass, field
 from typing import List, Mapping, Optional
@@ -56,8 +58,8 @@ def _free_request(url, key):
 
 
 def _chat_request(endpoint, key, model):
-    body = ('{"model": "%s", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1}'
-            % model).encode("ascii")
+    body = json.dumps({"model": model, "messages": [{"role": "user", "content": "hi"}],
+                       "max_tokens": 1}).encode("ascii")
     headers = dict(_headers(key), **{"Content-Type": "application/json"})
     return Request("POST", endpoint.chat_url(), headers, body)
 
@@ -92,7 +94,12 @@ def verify(options: Options, secrets: Optional[List[str]] = None) -> Result:
     last-line redaction; they never enter the Result."""
     started = time.monotonic()
     run = _Run(options, started + options.timeout, secrets if secrets is not None else [])
-    chain = ConfigChain(options.environ, options.cwd)
+    try:
+        cwd = options.cwd or os.getcwd()
+    except OSError:
+        return Result().finish("config_error", "the current folder was deleted or cannot be read: "
+                                               "cd into the project folder and run again")
+    chain = ConfigChain(options.environ, cwd)
     resolution = chain.resolve()
     found = resolution.found
     check = keys.check_key(found.value) if found is not None else None
@@ -101,7 +108,7 @@ def verify(options: Options, secrets: Optional[List[str]] = None) -> Result:
     for setting in ([found] if found else []) + resolution.shadowed:
         run.secrets.append(keys.check_key(setting.value).cleaned or setting.value.strip())
     result = Result(key=_key_report(resolution, check))
-    result.warnings.extend(run.redact(warning) for warning in resolution.warnings)
+    result.warn(run.redact(warning) for warning in resolution.warnings)
     for setting in resolution.shadowed:
         result.notes.append("a different key in {} is shadowed by the one used".format(setting.where))
     if found is not None:
@@ -116,7 +123,7 @@ def verify(options: Options, secrets: Optional[List[str]] = None) -> Result:
             result.warnings.append(message)
 
     base_setting = chain.lookup("QWEN_BASE_URL")
-    result.warnings.extend(run.redact(w) for w in chain.warnings if w not in result.warnings)
+    result.warn(run.redact(warning) for warning in chain.warnings)
     try:
         endpoint, chosen_by = endpoints.choose_endpoint(
             options.base_url, base_setting.value if base_setting else None, options.region)

@@ -1,0 +1,32 @@
+"""What every entry point shares: an argument parser whose usage errors are safe and, under
+--json, one JSON object; and a main() wrapper that never shows a traceback."""
+
+import argparse
+import json
+import sys
+
+from . import VERSION
+from .redact import redact
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse without abbreviations (`--js` must not silently mean --json), with usage errors
+    redacted (a key typed as an argument is echoed by argparse) and, when --json was asked for,
+    also printed as one JSON object on stdout. Usage errors exit 2."""
+
+    def __init__(self, *args, argv=None, error_status="config_error", **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        super().__init__(*args, **kwargs)
+        self._argv = argv
+        self._error_status = error_status
+
+    def error(self, message):
+        message = redact(message)
+        seen = self._argv if self._argv is not None else sys.argv[1:]
+        if any(arg == "--json" or arg.startswith("--json=") for arg in seen):
+            print(json.dumps({"version": VERSION, "status": self._error_status, "ok": False, "exit_code": 2,
+                              "hint": "{}: {}".format(self.prog, message)}))
+        self.print_usage(sys.stderr)
+        sys.stderr.write("{}: error: {}\n".format(self.prog, message))
+        sys.exit(2)
