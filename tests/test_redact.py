@@ -247,3 +247,13 @@ def test_redacting_data_keeps_json_valid_around_escaped_quotes():
     parsed = json.loads(text)
     assert parsed["list"] == ["Bearer ***"]
     assert "abcdef" not in text
+
+
+def test_basic_credentials_are_masked():
+    from qianwen_auth.redact import redact
+    assert redact("407 Basic Ym9iOnNrLWF0dGFjazAx") == "407 Basic ***"
+
+
+def test_lone_surrogates_become_escapes_that_any_stream_can_write():
+    from qianwen_auth.redact import redact
+    assert redact("bad \ud800 byte").encode("ascii")

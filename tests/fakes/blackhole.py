@@ -106,3 +106,21 @@ def closed_port():
     port = probe.getsockname()[1]
     probe.close()
     return port
+
+
+class RawReply(_Listener):
+    """Reads the request, sends `reply` (any bytes, valid HTTP or not) and closes: for servers that
+    answer in broken HTTP, which urllib reports with http.client exceptions."""
+
+    def __init__(self, reply=b"GARBAGE\r\n\r\n"):
+        super().__init__()
+        self.reply = reply
+
+    def _serve(self, connection):
+        try:
+            connection.recv(65536)
+            connection.sendall(self.reply)
+        except OSError:
+            pass
+        finally:
+            connection.close()

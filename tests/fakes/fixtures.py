@@ -7,7 +7,7 @@ so every test sees fresh state: no keys accepted, no scenarios, no recorded requ
 
 import pytest
 
-from .blackhole import BlackHole, SlowDrip, closed_port as _closed_port
+from .blackhole import BlackHole, RawReply, SlowDrip, closed_port as _closed_port
 from .ca import CertAuthority
 from .dashscope import OFFICIAL_BASE_URLS, FakeDashScope
 from .proxy import ConnectProxy
@@ -17,7 +17,7 @@ __all__ = [
     "_dashscope_plain", "_dashscope_tls", "_dashscope_untrusted", "_dashscope_wrong_host", "_connect_proxy",
     "test_ca", "untrusted_ca", "fake_dashscope", "fake_dashscope_tls", "official_dashscope",
     "untrusted_dashscope", "wrong_host_dashscope", "connect_proxy", "official_env",
-    "blackhole", "slow_drip", "closed_port", "proxy_environment", "OFFICIAL_BASE_URLS",
+    "blackhole", "slow_drip", "closed_port", "raw_reply", "proxy_environment", "OFFICIAL_BASE_URLS",
 ]
 
 
@@ -145,3 +145,9 @@ def slow_drip():
 def closed_port():
     """A loopback port nobody listens on (connection refused)."""
     return _closed_port()
+
+
+@pytest.fixture
+def raw_reply():
+    """A server that answers every connection with raw_reply.reply (set it before the request)."""
+    yield from _serve(RawReply())
