@@ -1,13 +1,12 @@
 #!/usr/bin/env python3
 """Prepare .env for a QianWen / DashScope API key without ever asking for the key."""
 
-import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
 from qianwen_auth import VERSION
+from qianwen_auth.cli import Parser
 from qianwen_auth.envsetup import CONSOLE_URL
 from qianwen_auth.fsutil import script_command
 from qianwen_auth.report import Reporter
@@ -30,26 +29,13 @@ The key is never read from the command line or a prompt, and never printed: only
 fingerprint. A symlinked .env is read for the report but never written through."""
 
 
-class _Parser(argparse.ArgumentParser):
-    """Usage errors exit 2; with --json they are also one JSON object on stdout."""
-
-    argv = None
-
-    def error(self, message):
-        seen = self.argv if self.argv is not None else sys.argv[1:]
-        if "--json" in seen:
-            print(json.dumps({"status": "refused", "ok": False, "exit_code": 2,
-                              "message": "{}: {}".format(self.prog, message)}))
-        super().error(message)
-
-
 def build_parser(argv=None):
-    parser = _Parser(
-        prog="init_env.py",
+    parser = Parser(
+        prog="init_env.py", argv=argv, error_status="refused", message_field="message",
         description="Make sure .env has a line for the QianWen/DashScope API key (a placeholder the\n"
                     "user replaces in their editor), is owner-only, and is ignored by git.\n"
                     "Prints only masked status: where the key is, its type and fingerprint.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EPILOG)
     parser.add_argument("--path", default=".env", metavar="FILE", help="the .env file (default: ./.env)")
     parser.add_argument("--var", default="DASHSCOPE_API_KEY", choices=("DASHSCOPE_API_KEY", "QIANWEN_API_KEY"),
                         help="variable name for a new line (default: DASHSCOPE_API_KEY)")
@@ -63,7 +49,6 @@ def build_parser(argv=None):
     parser.add_argument("--allow-token-plan", action="store_true",
                         help="with --from-stdin: accept an sk-sp- Token Plan key")
     parser.add_argument("--version", action="version", version="%(prog)s " + VERSION)
-    parser.argv = argv
     return parser
 
 

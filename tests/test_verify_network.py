@@ -9,7 +9,7 @@ import time
 import pytest
 
 from conftest import CANARY_KEY, CANARY_TOKEN_PLAN_KEY
-from fakes.dashscope import OFFICIAL_BASE_URLS, REGION_HOSTS
+from fakes.dashscope import REGION_HOSTS
 
 
 def verify(run_script, *args, env=None, **kwargs):

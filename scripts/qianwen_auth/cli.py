@@ -14,19 +14,20 @@ class Parser(argparse.ArgumentParser):
     redacted (a key typed as an argument is echoed by argparse) and, when --json was asked for,
     also printed as one JSON object on stdout. Usage errors exit 2."""
 
-    def __init__(self, *args, argv=None, error_status="config_error", **kwargs):
+    def __init__(self, *args, argv=None, error_status="config_error", message_field="hint", **kwargs):
         kwargs.setdefault("allow_abbrev", False)
         kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
         super().__init__(*args, **kwargs)
         self._argv = argv
         self._error_status = error_status
+        self._message_field = message_field
 
     def error(self, message):
         message = redact(message)
         seen = self._argv if self._argv is not None else sys.argv[1:]
         if any(arg == "--json" or arg.startswith("--json=") for arg in seen):
             print(json.dumps({"version": VERSION, "status": self._error_status, "ok": False, "exit_code": 2,
-                              "hint": "{}: {}".format(self.prog, message)}))
+                              self._message_field: "{}: {}".format(self.prog, message)}))
         self.print_usage(sys.stderr)
         sys.stderr.write("{}: error: {}\n".format(self.prog, message))
         sys.exit(2)
