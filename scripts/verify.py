@@ -70,13 +70,20 @@ def main(argv=None):
     try:
         return run(args, reporter)
     except KeyboardInterrupt:
-        reporter.error("verify.py: interrupted")
-        return 130
+        return _stopped(args, reporter, "interrupted", 130, "verify.py: interrupted")
     except Exception as error:  # never a traceback for the user; one redacted line instead
-        reporter.error("verify.py: internal error: {}: {}".format(type(error).__name__, error))
-        return 70
+        return _stopped(args, reporter, "internal_error", 70,
+                        "verify.py: internal error: {}: {}".format(type(error).__name__, error))
     finally:
         reporter.flush()
+
+
+def _stopped(args, reporter, status, code, message):
+    """A run that ended early still says so, and under --json as the one JSON object."""
+    reporter.error(message)
+    if args.json:
+        reporter.json({"version": VERSION, "status": status, "ok": False, "exit_code": code, "hint": message})
+    return code
 
 
 def run(args, reporter):
