@@ -8,6 +8,7 @@ import time
 import pytest
 
 from conftest import CANARY_OSS_ID, CANARY_OSS_SECRET, find_leaks
+from fakes.oss_fixtures import case_folded_leaks
 from qianwen_auth.credentials import ConfigChain
 from qianwen_auth.oss_check import oss_exit_code, oss_secrets, parse_error, run_oss_check
 from qianwen_auth.probe import Exchange
@@ -19,7 +20,11 @@ def run(oss_env, tmp_path, timeout=5.0, **changes):
     result = run_oss_check(ConfigChain(environ=environ, cwd=tmp_path), time.monotonic() + timeout)
     shown = json.dumps(result.to_json()) + "\n".join(result.lines())
     assert not find_leaks(shown), shown
+    assert not case_folded_leaks(shown), shown
     return result
+
+
+ECHOED = pytest.mark.parametrize("echoed", [CANARY_OSS_SECRET, CANARY_OSS_ID], ids=["secret", "id"])
 
 
 def test_healthy_bucket_passes_every_step_and_leaves_nothing(fake_oss, oss_env, tmp_path):
@@ -210,3 +215,76 @@ def test_exit_code_rules(status, key_exit, oss_only, expected):
 def test_a_rejection_that_is_not_a_permission_marks_the_step_error(fake_oss, oss_env, tmp_path):
     fake_oss.scenario.bucket_region = "cn-shanghai"
     assert run(oss_env, tmp_path).steps == {"put": "error", "get": "skipped", "delete": "skipped"}
+
+
+# Server-provided fields are checked before they are copied into the result: a server (or a proxy
+# playing one) may echo the AccessKey in any case, or send anything at all.
+
+# 7 characters of each half, lowercased where the original has capitals.
+@pytest.mark.parametrize("echoed", [CANARY_OSS_SECRET[4:11], CANARY_OSS_ID[:7]], ids=["secret", "id"])
+def test_wrong_region_endpoint_echoing_the_access_key_lowercased_suggests_no_region(
+        fake_oss, oss_env, tmp_path, echoed):
+    fake_oss.scenario.bucket_region = "cn-shanghai"
+    fake_oss.scenario.error_endpoint = "oss-cn-{}.aliyuncs.com".format(echoed.lower())
+    result = run(oss_env, tmp_path)
+    assert result.status == "wrong_region" and result.suggested_region is None
+    assert "set QWEN_TMP_OSS_REGION to the bucket's region" in result.hint
+
+
+@pytest.mark.parametrize("endpoint", ["oss-x.aliyuncs.com", "oss-cn-{}.aliyuncs.com".format("a" * 40),
+                                      "oss-CN-Shanghai.aliyuncs.com"])
+def test_region_suggestion_that_does_not_look_like_a_region_is_dropped(fake_oss, oss_env, tmp_path, endpoint):
+    fake_oss.scenario.bucket_region = "cn-shanghai"
+    fake_oss.scenario.error_endpoint = endpoint
+    assert run(oss_env, tmp_path).suggested_region is None
+
+
+def test_error_code_that_does_not_look_like_a_code_is_shown_as_unrecognised(fake_oss, oss_env, tmp_path):
+    fake_oss.scenario.fail_with = (500, "Internal Error; see http://x")
+    result = run(oss_env, tmp_path)
+    assert result.status == "error" and result.error_code == "unrecognised"
+    assert "Internal Error; see" not in result.hint
+
+
+@ECHOED
+def test_error_code_echoing_the_access_key_lowercased_is_shown_as_unrecognised(
+        fake_oss, oss_env, tmp_path, echoed):
+    fake_oss.scenario.fail_with = (500, echoed.lower())
+    assert run(oss_env, tmp_path).error_code == "unrecognised"
+
+
+@pytest.mark.parametrize("request_id", ["R" * 65, "5C3D 9A; drop"])
+def test_request_id_that_does_not_look_like_one_is_dropped(fake_oss, oss_env, tmp_path, request_id):
+    fake_oss.scenario.bucket_exists = False
+    fake_oss.scenario.error_request_id = request_id
+    result = run(oss_env, tmp_path)
+    assert result.request_id != request_id and request_id not in result.hint
+
+
+@ECHOED
+def test_request_id_echoing_the_access_key_lowercased_is_dropped(fake_oss, oss_env, tmp_path, echoed):
+    fake_oss.scenario.bucket_exists = False
+    fake_oss.scenario.error_request_id = echoed.lower()
+    assert run(oss_env, tmp_path).request_id != echoed.lower()
+
+
+@ECHOED
+def test_redirect_location_echoing_the_access_key_lowercased_is_masked(fake_oss, oss_env, tmp_path, echoed):
+    fake_oss.scenario.redirect_to = "https://elsewhere.example/{}".format(echoed.lower())
+    result = run(oss_env, tmp_path)
+    assert "redirect" in result.hint and "elsewhere.example" in result.hint
+
+
+@ECHOED
+def test_x_oss_err_header_echoing_the_access_key_lowercased_is_masked(fake_oss, oss_env, tmp_path, echoed):
+    fake_oss.scenario.errors_in_header = True
+    fake_oss.scenario.fail_with = (403, echoed.lower())
+    assert run(oss_env, tmp_path).status == "error"
+
+
+def test_huge_error_code_and_message_are_bounded(fake_oss, oss_env, tmp_path):
+    fake_oss.scenario.fail_with = (500, "C" * 300000)
+    result = run(oss_env, tmp_path)
+    shown = json.dumps(result.to_json())
+    assert result.error_code == "unrecognised" and len(shown) < 4000
+    assert any(note.endswith("...") for note in result.notes)

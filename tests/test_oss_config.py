@@ -69,7 +69,24 @@ def test_bucket_must_be_a_bare_bucket_name(tmp_path, bucket):
                                              ("QWEN_TMP_OSS_AK_SECRET", "QWEN_TMP_OSS_AK_ID")])
 def test_half_a_dedicated_pair_names_the_missing_half(tmp_path, present, missing):
     config = load(tmp_path, **{missing: None})
-    assert missing in config.error and config.secrets == []
+    assert missing in config.error and config.credentials_source is None
+
+
+@pytest.mark.parametrize("present,missing", [("QWEN_TMP_OSS_AK_ID", "QWEN_TMP_OSS_AK_SECRET"),
+                                             ("QWEN_TMP_OSS_AK_SECRET", "QWEN_TMP_OSS_AK_ID")])
+def test_half_a_pair_is_still_handed_over_for_redaction(tmp_path, present, missing):
+    config = load(tmp_path, **{missing: None})
+    assert BASE[present] in config.secrets
+
+
+def test_a_rejected_credential_is_still_handed_over_for_redaction(tmp_path):
+    spaced = CANARY_OSS_SECRET[:10] + " " + CANARY_OSS_SECRET[10:]
+    assert spaced in load(tmp_path, QWEN_TMP_OSS_AK_SECRET=spaced).secrets
+
+
+def test_the_ignored_shared_pair_is_handed_over_for_redaction_too(tmp_path):
+    config = load(tmp_path, OSS_ACCESS_KEY_ID="LTAI5tOtherIdAbcdefgh", OSS_ACCESS_KEY_SECRET="OtherSecretAbcdefghijk")
+    assert {"LTAI5tOtherIdAbcdefgh", "OtherSecretAbcdefghijk"} <= set(config.secrets)
 
 
 def test_half_a_dedicated_pair_does_not_fall_back_to_the_shared_pair(tmp_path):

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from conftest import CANARIES, CANARY_KEY, CANARY_OSS_ID, CANARY_OSS_SECRET
+from fakes.oss_fixtures import case_folded_leaks
 
 
 def oss_only(run_script, env, *args, **kwargs):
@@ -183,3 +184,32 @@ def test_oss_only_top_level_status_is_prefixed_so_it_is_not_read_as_a_key_verdic
     result = oss_only(run_script, oss_env)
     assert result.json["status"] == "oss_ok"
     assert oss_only(run_script, {}).json["status"] == "oss_not_configured"
+
+
+def _echo_secret_lowercased(fake_oss):
+    fake_oss.scenario.bucket_region = "cn-shanghai"
+    fake_oss.scenario.error_endpoint = "oss-cn-{}.aliyuncs.com".format(CANARY_OSS_SECRET[4:11].lower())
+    fake_oss.scenario.fail_with = None
+
+
+def test_oss_only_output_and_evidence_hold_no_lowercased_echo_of_the_secret(run_script, oss_env, fake_oss, project):
+    _echo_secret_lowercased(fake_oss)
+    result = run_script("verify.py", "--oss-only", "--json", env=oss_env)
+    assert result.json["oss"]["status"] == "wrong_region"
+    saved = open(result.json["evidence"], encoding="utf-8").read()
+    assert not case_folded_leaks(result.output) and not case_folded_leaks(saved)
+
+
+def test_oss_with_key_check_output_and_evidence_hold_no_lowercased_echo_of_the_secret(
+        run_script, oss_env, fake_oss, project):
+    _echo_secret_lowercased(fake_oss)
+    result = run_script("verify.py", "--oss", "--json", env=oss_env)
+    assert result.json["oss"]["status"] == "wrong_region"
+    saved = open(result.json["evidence"], encoding="utf-8").read()
+    assert not case_folded_leaks(result.output) and not case_folded_leaks(saved)
+
+
+def test_oss_only_text_output_holds_no_lowercased_echo_of_the_secret(run_script, oss_env, fake_oss):
+    _echo_secret_lowercased(fake_oss)
+    result = run_script("verify.py", "--oss-only", "--no-save", env=oss_env)
+    assert "OSS verdict: wrong_region" in result.stdout and not case_folded_leaks(result.output)

@@ -49,6 +49,9 @@ class OssConfig:
     prefix: str = DEFAULT_PREFIX
     access_key_id: str = field(default="", repr=False)
     access_key_secret: str = field(default="", repr=False)
+    # Every AccessKey value found, used or not (half a pair, a rejected one, the ignored shared pair):
+    # all of them are redacted from what leaves, whatever path the check takes.
+    seen_credentials: List[str] = field(default_factory=list, repr=False)
     credentials_source: Optional[str] = None
     fingerprint: Optional[str] = None
     error: Optional[str] = None          # a configuration error, one sentence naming the variable
@@ -57,7 +60,8 @@ class OssConfig:
 
     @property
     def secrets(self):
-        return [value for value in (self.access_key_id, self.access_key_secret) if value]
+        found = [self.access_key_id, self.access_key_secret] + self.seen_credentials
+        return [value for index, value in enumerate(found) if value and value not in found[:index]]
 
     def object_url(self, key: str) -> str:
         return "{}/{}".format(self.endpoint, quote(key, safe="/-_.~"))
@@ -181,6 +185,15 @@ def _read_credentials(chain, config: OssConfig):
     return None, None
 
 
+def _collect_credentials(chain, config: OssConfig):
+    for name in DEDICATED_PAIR + GENERIC_PAIR:
+        setting = chain.lookup(name)
+        # Shorter values cannot hold a 6-character piece and would only garble output when masked.
+        for value in (setting.value, setting.value.strip()) if setting else ():
+            if len(value) >= 6:
+                config.seen_credentials.append(value)
+
+
 def _note_hidden(chain, config: OssConfig):
     for name in ALL_NAMES:
         for hidden in chain.resolve((name,)).hidden_by_empty:
@@ -191,6 +204,7 @@ def _note_hidden(chain, config: OssConfig):
 def load_oss_config(chain) -> OssConfig:
     """Read and check the OSS settings; config.error is set when the check cannot run."""
     config = OssConfig()
+    _collect_credentials(chain, config)
     _note_hidden(chain, config)
     bucket = chain.lookup(BUCKET)
     if bucket is None or not bucket.value.strip():
