@@ -205,3 +205,29 @@ def test_prefix_is_trimmed_of_slashes(tmp_path):
 
 def test_prefix_with_parent_folder_steps_is_a_config_error(tmp_path):
     assert "QWEN_TMP_OSS_PREFIX" in load(tmp_path, QWEN_TMP_OSS_PREFIX="a/../b").error
+
+
+@pytest.mark.parametrize("endpoint,expected", [("https://[::1]:1", "https://[::1]:1"),
+                                               ("http://[::1]:9000", "http://[::1]:9000"),
+                                               ("[::1]:443", "https://[::1]:443")])
+def test_ipv6_endpoint_keeps_its_brackets(tmp_path, endpoint, expected):
+    config = load(tmp_path, QWEN_TMP_OSS_ENDPOINT=endpoint)
+    assert config.error is None and config.endpoint == expected
+    assert config.object_url("p/k.txt") == expected + "/p/k.txt"
+
+
+@pytest.mark.parametrize("endpoint", ["https://files .example.com", "files\t.example.com", "https://fi\x00les.example.com"])
+def test_endpoint_with_a_space_or_control_character_is_a_config_error(tmp_path, endpoint):
+    error = load(tmp_path, QWEN_TMP_OSS_ENDPOINT=endpoint).error
+    assert "QWEN_TMP_OSS_ENDPOINT" in error and "space" in error
+
+
+@pytest.mark.parametrize("endpoint", ["https://fïles.example.com", "文件.example.com"])
+def test_endpoint_with_non_ascii_characters_is_a_config_error_naming_the_punycode_form(tmp_path, endpoint):
+    error = load(tmp_path, QWEN_TMP_OSS_ENDPOINT=endpoint).error
+    assert "QWEN_TMP_OSS_ENDPOINT" in error and "xn--" in error
+
+
+@pytest.mark.parametrize("endpoint", ["https://files_example!.com", "https://-files.example.com"])
+def test_endpoint_host_with_characters_no_host_name_holds_is_a_config_error(tmp_path, endpoint):
+    assert "QWEN_TMP_OSS_ENDPOINT" in load(tmp_path, QWEN_TMP_OSS_ENDPOINT=endpoint).error

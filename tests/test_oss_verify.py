@@ -213,3 +213,9 @@ def test_oss_only_text_output_holds_no_lowercased_echo_of_the_secret(run_script,
     _echo_secret_lowercased(fake_oss)
     result = run_script("verify.py", "--oss-only", "--no-save", env=oss_env)
     assert "OSS verdict: wrong_region" in result.stdout and not case_folded_leaks(result.output)
+
+
+def test_endpoint_with_a_space_is_config_error_not_unreachable(run_script, oss_env, fake_oss):
+    result = oss_only(run_script, dict(oss_env, QWEN_TMP_OSS_ENDPOINT="https://files .example.com"))
+    assert result.returncode == 6 and result.json["oss"]["status"] == "config_error"
+    assert "QWEN_TMP_OSS_ENDPOINT" in result.json["oss"]["hint"] and fake_oss.requests == []

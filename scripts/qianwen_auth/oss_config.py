@@ -9,6 +9,7 @@ pair silently would test keys the user did not mean.
 
 import ipaddress
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import List, Optional
 from urllib.parse import quote, urlsplit
@@ -25,6 +26,7 @@ DEFAULT_PREFIX = "qianwen-skill-uploads"
 ALL_NAMES = (BUCKET, REGION, ENDPOINT, PREFIX) + DEDICATED_PAIR + GENERIC_PAIR
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+_HOST_NAME = re.compile(r"^(?=.{1,253}\.?$)(?:(?!-)[a-z0-9_-]{1,63}(?<!-)\.)*(?!-)[a-z0-9_-]{1,63}(?<!-)\.?$")
 _REGION_ID = re.compile(r"^[a-z]{2,}(?:-[a-z0-9]+)+$")
 # oss-<region>[-internal].aliyuncs.com, and the region-less acceleration endpoints.
 _OSS_HOST = re.compile(r"^(?:(?P<bucket>[a-z0-9][a-z0-9-]*)\.)?"
@@ -94,9 +96,28 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _host_problem(host):
+    """Why host cannot be an endpoint's host, or None. IP literals and DNS names only."""
+    try:
+        ipaddress.ip_address(host)
+        return None
+    except ValueError:
+        pass
+    if not _HOST_NAME.match(host):
+        return "{} has a host name with characters no host name holds: {}".format(ENDPOINT, host)
+    return None
+
+
 def _parse_endpoint(raw: str, config: OssConfig):
     """Sets config.endpoint and config.virtual_host; returns an error sentence or None."""
     text = raw.strip()
+    # Checked before urlsplit, which silently drops tabs and line breaks on newer Pythons.
+    if any(char.isspace() or unicodedata.category(char)[0] == "C" for char in text):
+        return "{} contains a space or control character: set it to the host only, e.g. files.example.com".format(
+            ENDPOINT)
+    if not text.isascii():
+        return ("{} contains non-ASCII characters: write an internationalised domain name in its xn-- "
+                "(punycode) form".format(ENDPOINT))
     if "://" not in text:
         text = "https://" + text
     try:
@@ -113,10 +134,14 @@ def _parse_endpoint(raw: str, config: OssConfig):
         return "{} has no host name".format(ENDPOINT)
     if parts.path.strip("/") or parts.query or parts.fragment:
         return "{} must be a host only (no path or query): the object path is added per upload".format(ENDPOINT)
+    problem = _host_problem(host)
+    if problem:
+        return problem
     if parts.scheme == "http" and not is_loopback(host):
         return "{} uses plain http:// to {}: the signed requests would travel in clear text; use https://".format(
             ENDPOINT, host)
-    netloc = host if port is None else "{}:{}".format(host, port)
+    shown_host = "[{}]".format(host) if ":" in host else host   # an IPv6 literal keeps its brackets
+    netloc = shown_host if port is None else "{}:{}".format(shown_host, port)
     official = _OSS_HOST.match(host)
     if official is None:
         config.virtual_host = False
