@@ -288,3 +288,63 @@ def test_huge_error_code_and_message_are_bounded(fake_oss, oss_env, tmp_path):
     shown = json.dumps(result.to_json())
     assert result.error_code == "unrecognised" and len(shown) < 4000
     assert any(note.endswith("...") for note in result.notes)
+
+
+# Hints for failures that happen before OSS answers: the most likely cause first.
+
+def failure_hint(tmp_path, kind, detail="", **settings):
+    from qianwen_auth.oss_check import network_hint
+    from qianwen_auth.oss_config import load_oss_config
+    environ = {"QWEN_TMP_OSS_BUCKET": "my-uploads", "QWEN_TMP_OSS_REGION": "cn-beijing",
+               "QWEN_TMP_OSS_AK_ID": CANARY_OSS_ID, "QWEN_TMP_OSS_AK_SECRET": CANARY_OSS_SECRET}
+    environ.update(settings)
+    config = load_oss_config(ConfigChain(environ=environ, cwd=tmp_path))
+    return network_hint(config, Exchange("PUT", config.endpoint, error=kind, detail=detail))
+
+
+def test_dns_failure_for_the_official_host_leads_with_the_network(tmp_path):
+    hint = failure_hint(tmp_path, "dns", "[Errno -3] Temporary failure in name resolution")
+    assert hint.index("DNS") < hint.index("QWEN_TMP_OSS_REGION")
+    assert "VPN" in hint and "proxy" in hint and "QWEN_TMP_OSS_ENDPOINT" not in hint
+
+
+def test_dns_failure_for_a_configured_endpoint_names_the_endpoint_second(tmp_path):
+    hint = failure_hint(tmp_path, "dns", QWEN_TMP_OSS_ENDPOINT="files.example.com")
+    assert hint.index("DNS") < hint.index("QWEN_TMP_OSS_ENDPOINT") and "files.example.com" in hint
+
+
+def test_untrusted_certificate_points_at_ssl_cert_file(tmp_path):
+    hint = failure_hint(tmp_path, "tls", "unable to get local issuer certificate")
+    assert "not trusted" in hint and "SSL_CERT_FILE" in hint
+
+
+def test_certificate_for_another_host_says_it_does_not_name_the_host(tmp_path):
+    hint = failure_hint(tmp_path, "tls", "Hostname mismatch, certificate is not valid for 'files.example.com'.",
+                        QWEN_TMP_OSS_ENDPOINT="files.example.com")
+    assert "does not name" in hint and "QWEN_TMP_OSS_ENDPOINT" in hint and "not trusted" not in hint
+
+
+def test_tls_protocol_error_says_the_endpoint_does_not_speak_tls(tmp_path):
+    hint = failure_hint(tmp_path, "tls", "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)",
+                        QWEN_TMP_OSS_ENDPOINT="https://127.0.0.1:8080")
+    assert "TLS" in hint and "port" in hint and "certificate" not in hint
+
+
+def test_https_to_a_plain_http_port_is_a_tls_protocol_error_not_a_certificate_one(fake_oss, oss_env, tmp_path):
+    result = run(oss_env, tmp_path, QWEN_TMP_OSS_ENDPOINT=fake_oss.url.replace("http://", "https://"))
+    assert (result.status, result.error_code) == ("unreachable", "tls")
+    assert "port" in result.hint and "not trusted" not in result.hint
+
+
+def test_non_oss_answer_says_the_endpoint_did_not_answer_like_oss(fake_oss, oss_env, tmp_path):
+    fake_oss.scenario.fail_with = (501, None)
+    result = run(oss_env, tmp_path)
+    assert result.status == "error" and result.http_status == 501
+    assert "501" in result.hint and "not answer like OSS" in result.hint
+    assert "request id" not in result.hint and "message" not in result.hint
+
+
+def test_unmapped_oss_error_names_its_code_and_request_id(fake_oss, oss_env, tmp_path):
+    fake_oss.scenario.fail_with = (500, "InternalError")
+    result = run(oss_env, tmp_path)
+    assert "HTTP 500 InternalError" in result.hint and result.request_id in result.hint

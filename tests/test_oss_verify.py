@@ -219,3 +219,14 @@ def test_endpoint_with_a_space_is_config_error_not_unreachable(run_script, oss_e
     result = oss_only(run_script, dict(oss_env, QWEN_TMP_OSS_ENDPOINT="https://files .example.com"))
     assert result.returncode == 6 and result.json["oss"]["status"] == "config_error"
     assert "QWEN_TMP_OSS_ENDPOINT" in result.json["oss"]["hint"] and fake_oss.requests == []
+
+
+def test_certificate_for_another_host_is_tls_and_names_the_endpoint_setting(
+        run_script, oss_official_env, fake_oss_official):
+    env = {k: v for k, v in oss_official_env.items() if k.lower() != "https_proxy"}
+    env.update(QWEN_TMP_OSS_ENDPOINT="https://127.0.0.1:{}".format(fake_oss_official.port),
+               NO_PROXY="127.0.0.1", no_proxy="127.0.0.1")
+    result = oss_only(run_script, env)
+    oss = result.json["oss"]
+    assert result.returncode == 6 and (oss["status"], oss["error_code"]) == ("unreachable", "tls")
+    assert "does not name" in oss["hint"] and "QWEN_TMP_OSS_ENDPOINT" in oss["hint"]

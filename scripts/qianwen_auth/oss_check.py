@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Dict, List, Optional
+from urllib.parse import urlsplit
 
 from . import oss_signer, probe
 from .oss_answer import UNRECOGNISED, parse_error, safe_location, server_text
@@ -34,13 +35,13 @@ STEP_OK, STEP_DENIED, STEP_SKIPPED, STEP_ERROR = "ok", "denied", "skipped", "err
 _PERMISSION = {"put": "oss:PutObject", "get": "oss:GetObject", "delete": "oss:DeleteObject"}
 _WRONG_ENDPOINT = re.compile(r"must be addressed using the specified endpoint", re.IGNORECASE)
 _NETWORK_HINTS = {
-    probe.DNS: "the host name does not resolve: check {} and {}".format(REGION, ENDPOINT),
-    probe.REFUSED: "nothing listens at the endpoint: check {}".format(ENDPOINT),
-    probe.TIMEOUT: "no answer in time: check the network or proxy, or raise --timeout",
-    probe.TLS: ("the TLS certificate was not trusted: behind an intercepting proxy, point SSL_CERT_FILE "
-                "at its CA bundle"),
+    probe.TIMEOUT: "no answer in time: check the network connection, VPN or proxy, or raise --timeout",
     probe.PROXY: "the proxy failed: check HTTPS_PROXY / https_proxy and NO_PROXY",
+    probe.RESET: "the connection was closed without an answer: check your proxy or firewall",
+    probe.BAD_REQUEST: "the request could not be built: check {} for odd characters".format(ENDPOINT),
 }
+_UNTRUSTED_HINT = ("the TLS certificate was not trusted: behind an intercepting proxy, point SSL_CERT_FILE "
+                   "at its CA bundle (certificate checks are never turned off)")
 
 
 @dataclass
@@ -117,12 +118,67 @@ def build_request(config: OssConfig, method, key, body=None, now=None) -> probe.
     return probe.Request(method, config.object_url(key), signed, body)
 
 
-def _network_failure(result, exchange, step, secrets):
+def network_hint(config: OssConfig, exchange) -> str:
+    """The next step for a request that got no HTTP answer, likeliest cause first: the network on
+    this computer fails far more often than a valid region or an endpoint nobody set."""
+    host = urlsplit(config.endpoint or "").hostname or "the endpoint"
+    setting = ("the host in {}".format(ENDPOINT) if config.endpoint_configured
+               else "{} (the host name is built from it)".format(REGION))
+    if exchange.error == probe.DNS:
+        return ("{} does not resolve: check the network connection, DNS, VPN or proxy (HTTPS_PROXY) first; "
+                "if other sites resolve, check {}".format(host, setting))
+    if exchange.error == probe.REFUSED:
+        if config.endpoint_configured:
+            return "nothing listens at {}: check the host and port in {}".format(
+                urlsplit(config.endpoint).netloc, ENDPOINT)
+        return "the connection to {} was refused: check a firewall, VPN or proxy".format(host)
+    if exchange.error == probe.TLS:
+        return _tls_hint(config, exchange.detail)
+    return _NETWORK_HINTS.get(exchange.error, "a network error stopped the request: check the network connection")
+
+
+def _tls_hint(config, detail):
+    """A certificate that is not trusted, one for another name, or no TLS at all (a plain-HTTP port)."""
+    text = (detail or "").lower()
+    if "certificate" not in text:
+        if config.endpoint_configured:
+            return ("the endpoint did not speak TLS (a plain-HTTP port, or the wrong port): check the scheme "
+                    "and port in {}".format(ENDPOINT))
+        return "the TLS handshake with OSS failed: a proxy or firewall may interfere; check HTTPS_PROXY / https_proxy"
+    if "mismatch" in text or "not valid for" in text:
+        if config.endpoint_configured:
+            return ("the TLS certificate does not name this host: check the host in {} (a custom domain needs "
+                    "a certificate for that name)".format(ENDPOINT))
+        return ("the TLS certificate does not name the OSS host: something between here and OSS answered "
+                "(an intercepting proxy?); check HTTPS_PROXY and SSL_CERT_FILE")
+    return _UNTRUSTED_HINT
+
+
+def _network_failure(result, config, exchange, step, secrets):
     result.status = UNREACHABLE
     result.error_code = exchange.error
-    result.hint = _NETWORK_HINTS.get(exchange.error, "the request failed: check the network")
+    result.hint = network_hint(config, exchange)
     result.notes.append("{} failed: {} ({})".format(step.upper(), exchange.error,
                                                    server_text(exchange.detail, secrets)))
+
+
+def _not_oss_hint(config, status):
+    if config.endpoint_configured:
+        return ("the endpoint answered HTTP {} but did not answer like OSS (no OSS error code): check that {} "
+                "is an OSS endpoint or a custom domain bound to the bucket".format(status, ENDPOINT))
+    return ("HTTP {} came back for the OSS host but it did not answer like OSS (no OSS error code): a proxy or "
+            "gateway may have answered; check HTTPS_PROXY / https_proxy".format(status))
+
+
+def _unmapped_hint(status, code, error):
+    hint = "OSS answered HTTP {} {}".format(status, code)
+    if status is not None and status >= 500:
+        hint += ": try again in a minute"
+    elif error.message:
+        hint += ": see the OSS answer in the notes"
+    if error.request_id:
+        hint += " (request id {}, for Alibaba Cloud support)".format(error.request_id)
+    return hint
 
 
 def _apply_error(result, config, exchange, step, secrets):
@@ -166,9 +222,10 @@ def _apply_error(result, config, exchange, step, secrets):
         elif exchange.status is not None and 300 <= exchange.status < 400:
             result.hint = "the endpoint answered with a redirect to {}: it was not followed; check {}".format(
                 safe_location(exchange.location, secrets) or "elsewhere", ENDPOINT)
+        elif code in ("", UNRECOGNISED):
+            result.hint = _not_oss_hint(config, exchange.status)
         else:
-            result.hint = "OSS answered HTTP {}{}: see the message and request id".format(
-                exchange.status, " with code " + code if code == UNRECOGNISED else (" " + code if code else ""))
+            result.hint = _unmapped_hint(exchange.status, code, error)
     if result.status != ACCESS_DENIED:
         result.steps[step] = STEP_ERROR   # "denied" is kept for missing permissions
     if error.message:
@@ -219,7 +276,7 @@ def _probe(result, config, deadline, now):
     put = probe.send(build_request(config, "PUT", key, body, now), deadline, secrets)
     result.steps["put"] = _step_state(put)
     if put.error:
-        _network_failure(result, put, "put", secrets)
+        _network_failure(result, config, put, "put", secrets)
         return
     if result.steps["put"] != STEP_OK:
         _apply_error(result, config, put, "put", secrets)
@@ -228,7 +285,7 @@ def _probe(result, config, deadline, now):
     got = probe.send(build_request(config, "GET", key, now=now), deadline, secrets)
     result.steps["get"] = _step_state(got)
     if got.error:
-        _network_failure(result, got, "get", secrets)
+        _network_failure(result, config, got, "get", secrets)
     elif result.steps["get"] != STEP_OK:
         _apply_error(result, config, got, "get", secrets)
     elif got.body != body:

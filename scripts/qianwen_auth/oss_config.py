@@ -47,6 +47,7 @@ class OssConfig:
     bucket: Optional[str] = None
     region: Optional[str] = None
     endpoint: Optional[str] = None      # scheme://host[:port] that requests go to, shown to the user
+    endpoint_configured: bool = False   # set through QWEN_TMP_OSS_ENDPOINT, not built from the region
     virtual_host: bool = True           # False: a custom domain bound to the bucket, addressed /<key>
     prefix: str = DEFAULT_PREFIX
     access_key_id: str = field(default="", repr=False)
@@ -263,6 +264,7 @@ def load_oss_config(chain) -> OssConfig:
         config.prefix = value or DEFAULT_PREFIX
     endpoint = chain.lookup(ENDPOINT)
     if endpoint is not None:
+        config.endpoint_configured = True
         config.error = _parse_endpoint(endpoint.value, config)
         if config.error:
             config.endpoint = None
