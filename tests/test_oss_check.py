@@ -348,3 +348,10 @@ def test_unmapped_oss_error_names_its_code_and_request_id(fake_oss, oss_env, tmp
     fake_oss.scenario.fail_with = (500, "InternalError")
     result = run(oss_env, tmp_path)
     assert "HTTP 500 InternalError" in result.hint and result.request_id in result.hint
+
+
+def test_error_body_of_unclosed_tags_is_read_in_linear_time():
+    body = b"<Error>" + b"<Code><Message><RequestId><Endpoint>" * 20000
+    started = time.monotonic()
+    error = parse_error(Exchange("PUT", "u", status=500, body=body))
+    assert time.monotonic() - started < 1.0 and error.code is None

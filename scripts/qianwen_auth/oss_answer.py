@@ -93,8 +93,14 @@ def safe_location(location, secrets):
 
 
 def _xml_field(text, name):
-    found = re.search(r"<{0}>(.*?)</{0}>".format(name), text, re.DOTALL)
-    return found.group(1).strip()[:_MAX_FIELD + 1] if found else None
+    """The first <name>...</name>. Plain find(), not a lazy regex: a body of many unclosed tags would
+    make the regex rescan to the end from each one."""
+    start = text.find("<{}>".format(name))
+    if start < 0:
+        return None
+    start += len(name) + 2
+    end = text.find("</{}>".format(name), start)
+    return text[start:end].strip()[:_MAX_FIELD + 1] if end >= 0 else None
 
 
 def _error_text(exchange):
