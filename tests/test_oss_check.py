@@ -355,3 +355,13 @@ def test_error_body_of_unclosed_tags_is_read_in_linear_time():
     started = time.monotonic()
     error = parse_error(Exchange("PUT", "u", status=500, body=body))
     assert time.monotonic() - started < 1.0 and error.code is None
+
+
+def test_control_characters_in_a_server_message_become_spaces():
+    body = b"<Error><Code>InternalError</Code><Message>red\x1b[31m\nline\xe2\x80\xae</Message></Error>"
+    assert parse_error(Exchange("PUT", "u", status=500, body=body)).message == "red [31m line"
+
+
+def test_code_with_a_trailing_line_break_is_unrecognised():
+    from qianwen_auth.oss_answer import safe_code
+    assert safe_code("AccessDenied\n", []) == "unrecognised"

@@ -65,7 +65,7 @@ def server_text(text, secrets, limit=MAX_TEXT):
 
 def _clean(value, shape, secrets):
     """value when it has the shape and holds no piece of a secret in any case, else None."""
-    if value is None or not shape.match(value):
+    if value is None or not shape.fullmatch(value):
         return None
     return value if redact(value, secret_forms(secrets)) == value else None
 
