@@ -216,7 +216,8 @@ def test_ipv6_endpoint_keeps_its_brackets(tmp_path, endpoint, expected):
     assert config.object_url("p/k.txt") == expected + "/p/k.txt"
 
 
-@pytest.mark.parametrize("endpoint", ["https://files .example.com", "files\t.example.com", "https://fi\x00les.example.com"])
+@pytest.mark.parametrize("endpoint", ["https://files .example.com", "files\t.example.com",
+                                      "https://fi\x00les.example.com"])
 def test_endpoint_with_a_space_or_control_character_is_a_config_error(tmp_path, endpoint):
     error = load(tmp_path, QWEN_TMP_OSS_ENDPOINT=endpoint).error
     assert "QWEN_TMP_OSS_ENDPOINT" in error and "space" in error

@@ -164,10 +164,10 @@ def _network_failure(result, config, exchange, step, secrets):
 
 def _not_oss_hint(config, status):
     if config.endpoint_configured:
-        return ("the endpoint answered HTTP {} but did not answer like OSS (no OSS error code): check that {} "
-                "is an OSS endpoint or a custom domain bound to the bucket".format(status, ENDPOINT))
-    return ("HTTP {} came back for the OSS host but it did not answer like OSS (no OSS error code): a proxy or "
-            "gateway may have answered; check HTTPS_PROXY / https_proxy".format(status))
+        return ("the endpoint answered HTTP {} but did not answer like OSS (no recognisable OSS error code): check "
+                "that {} is an OSS endpoint or a custom domain bound to the bucket".format(status, ENDPOINT))
+    return ("HTTP {} came back for the OSS host but it did not answer like OSS (no recognisable OSS error code): "
+            "a proxy or gateway may have answered; check HTTPS_PROXY / https_proxy".format(status))
 
 
 def _unmapped_hint(status, code, error):
