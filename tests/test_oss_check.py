@@ -8,6 +8,7 @@ import time
 import pytest
 
 from conftest import CANARY_OSS_ID, CANARY_OSS_SECRET, find_leaks
+from fakes.oss_fixtures import case_folded_leaks
 from qianwen_auth.credentials import ConfigChain
 from qianwen_auth.oss_check import oss_exit_code, oss_secrets, parse_error, run_oss_check
 from qianwen_auth.probe import Exchange
@@ -19,7 +20,11 @@ def run(oss_env, tmp_path, timeout=5.0, **changes):
     result = run_oss_check(ConfigChain(environ=environ, cwd=tmp_path), time.monotonic() + timeout)
     shown = json.dumps(result.to_json()) + "\n".join(result.lines())
     assert not find_leaks(shown), shown
+    assert not case_folded_leaks(shown), shown
     return result
+
+
+ECHOED = pytest.mark.parametrize("echoed", [CANARY_OSS_SECRET, CANARY_OSS_ID], ids=["secret", "id"])
 
 
 def test_healthy_bucket_passes_every_step_and_leaves_nothing(fake_oss, oss_env, tmp_path):
@@ -210,3 +215,153 @@ def test_exit_code_rules(status, key_exit, oss_only, expected):
 def test_a_rejection_that_is_not_a_permission_marks_the_step_error(fake_oss, oss_env, tmp_path):
     fake_oss.scenario.bucket_region = "cn-shanghai"
     assert run(oss_env, tmp_path).steps == {"put": "error", "get": "skipped", "delete": "skipped"}
+
+
+# Server-provided fields are checked before they are copied into the result: a server (or a proxy
+# playing one) may echo the AccessKey in any case, or send anything at all.
+
+# 7 characters of each half, lowercased where the original has capitals.
+@pytest.mark.parametrize("echoed", [CANARY_OSS_SECRET[4:11], CANARY_OSS_ID[:7]], ids=["secret", "id"])
+def test_wrong_region_endpoint_echoing_the_access_key_lowercased_suggests_no_region(
+        fake_oss, oss_env, tmp_path, echoed):
+    fake_oss.scenario.bucket_region = "cn-shanghai"
+    fake_oss.scenario.error_endpoint = "oss-cn-{}.aliyuncs.com".format(echoed.lower())
+    result = run(oss_env, tmp_path)
+    assert result.status == "wrong_region" and result.suggested_region is None
+    assert "set QWEN_TMP_OSS_REGION to the bucket's region" in result.hint
+
+
+@pytest.mark.parametrize("endpoint", ["oss-x.aliyuncs.com", "oss-cn-{}.aliyuncs.com".format("a" * 40),
+                                      "oss-CN-Shanghai.aliyuncs.com"])
+def test_region_suggestion_that_does_not_look_like_a_region_is_dropped(fake_oss, oss_env, tmp_path, endpoint):
+    fake_oss.scenario.bucket_region = "cn-shanghai"
+    fake_oss.scenario.error_endpoint = endpoint
+    assert run(oss_env, tmp_path).suggested_region is None
+
+
+def test_error_code_that_does_not_look_like_a_code_is_shown_as_unrecognised(fake_oss, oss_env, tmp_path):
+    fake_oss.scenario.fail_with = (500, "Internal Error; see http://x")
+    result = run(oss_env, tmp_path)
+    assert result.status == "error" and result.error_code == "unrecognised"
+    assert "Internal Error; see" not in result.hint
+
+
+@ECHOED
+def test_error_code_echoing_the_access_key_lowercased_is_shown_as_unrecognised(
+        fake_oss, oss_env, tmp_path, echoed):
+    fake_oss.scenario.fail_with = (500, echoed.lower())
+    assert run(oss_env, tmp_path).error_code == "unrecognised"
+
+
+@pytest.mark.parametrize("request_id", ["R" * 65, "5C3D 9A; drop"])
+def test_request_id_that_does_not_look_like_one_is_dropped(fake_oss, oss_env, tmp_path, request_id):
+    fake_oss.scenario.bucket_exists = False
+    fake_oss.scenario.error_request_id = request_id
+    result = run(oss_env, tmp_path)
+    assert result.request_id != request_id and request_id not in result.hint
+
+
+@ECHOED
+def test_request_id_echoing_the_access_key_lowercased_is_dropped(fake_oss, oss_env, tmp_path, echoed):
+    fake_oss.scenario.bucket_exists = False
+    fake_oss.scenario.error_request_id = echoed.lower()
+    assert run(oss_env, tmp_path).request_id != echoed.lower()
+
+
+@ECHOED
+def test_redirect_location_echoing_the_access_key_lowercased_is_masked(fake_oss, oss_env, tmp_path, echoed):
+    fake_oss.scenario.redirect_to = "https://elsewhere.example/{}".format(echoed.lower())
+    result = run(oss_env, tmp_path)
+    assert "redirect" in result.hint and "elsewhere.example" in result.hint
+
+
+@ECHOED
+def test_x_oss_err_header_echoing_the_access_key_lowercased_is_masked(fake_oss, oss_env, tmp_path, echoed):
+    fake_oss.scenario.errors_in_header = True
+    fake_oss.scenario.fail_with = (403, echoed.lower())
+    assert run(oss_env, tmp_path).status == "error"
+
+
+def test_huge_error_code_and_message_are_bounded(fake_oss, oss_env, tmp_path):
+    fake_oss.scenario.fail_with = (500, "C" * 300000)
+    result = run(oss_env, tmp_path)
+    shown = json.dumps(result.to_json())
+    assert result.error_code == "unrecognised" and len(shown) < 4000
+    assert any(note.endswith("...") for note in result.notes)
+
+
+# Hints for failures that happen before OSS answers: the most likely cause first.
+
+def failure_hint(tmp_path, kind, detail="", **settings):
+    from qianwen_auth.oss_check import network_hint
+    from qianwen_auth.oss_config import load_oss_config
+    environ = {"QWEN_TMP_OSS_BUCKET": "my-uploads", "QWEN_TMP_OSS_REGION": "cn-beijing",
+               "QWEN_TMP_OSS_AK_ID": CANARY_OSS_ID, "QWEN_TMP_OSS_AK_SECRET": CANARY_OSS_SECRET}
+    environ.update(settings)
+    config = load_oss_config(ConfigChain(environ=environ, cwd=tmp_path))
+    return network_hint(config, Exchange("PUT", config.endpoint, error=kind, detail=detail))
+
+
+def test_dns_failure_for_the_official_host_leads_with_the_network(tmp_path):
+    hint = failure_hint(tmp_path, "dns", "[Errno -3] Temporary failure in name resolution")
+    assert hint.index("DNS") < hint.index("QWEN_TMP_OSS_REGION")
+    assert "VPN" in hint and "proxy" in hint and "QWEN_TMP_OSS_ENDPOINT" not in hint
+
+
+def test_dns_failure_for_a_configured_endpoint_names_the_endpoint_second(tmp_path):
+    hint = failure_hint(tmp_path, "dns", QWEN_TMP_OSS_ENDPOINT="files.example.com")
+    assert hint.index("DNS") < hint.index("QWEN_TMP_OSS_ENDPOINT") and "files.example.com" in hint
+
+
+def test_untrusted_certificate_points_at_ssl_cert_file(tmp_path):
+    hint = failure_hint(tmp_path, "tls", "unable to get local issuer certificate")
+    assert "not trusted" in hint and "SSL_CERT_FILE" in hint
+
+
+def test_certificate_for_another_host_says_it_does_not_name_the_host(tmp_path):
+    hint = failure_hint(tmp_path, "tls", "Hostname mismatch, certificate is not valid for 'files.example.com'.",
+                        QWEN_TMP_OSS_ENDPOINT="files.example.com")
+    assert "does not name" in hint and "QWEN_TMP_OSS_ENDPOINT" in hint and "not trusted" not in hint
+
+
+def test_tls_protocol_error_says_the_endpoint_does_not_speak_tls(tmp_path):
+    hint = failure_hint(tmp_path, "tls", "[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)",
+                        QWEN_TMP_OSS_ENDPOINT="https://127.0.0.1:8080")
+    assert "TLS" in hint and "port" in hint and "certificate" not in hint
+
+
+def test_https_to_a_plain_http_port_is_a_tls_protocol_error_not_a_certificate_one(fake_oss, oss_env, tmp_path):
+    result = run(oss_env, tmp_path, QWEN_TMP_OSS_ENDPOINT=fake_oss.url.replace("http://", "https://"))
+    assert (result.status, result.error_code) == ("unreachable", "tls")
+    assert "port" in result.hint and "not trusted" not in result.hint
+
+
+def test_non_oss_answer_says_the_endpoint_did_not_answer_like_oss(fake_oss, oss_env, tmp_path):
+    fake_oss.scenario.fail_with = (501, None)
+    result = run(oss_env, tmp_path)
+    assert result.status == "error" and result.http_status == 501
+    assert "501" in result.hint and "not answer like OSS" in result.hint
+    assert "request id" not in result.hint and "message" not in result.hint
+
+
+def test_unmapped_oss_error_names_its_code_and_request_id(fake_oss, oss_env, tmp_path):
+    fake_oss.scenario.fail_with = (500, "InternalError")
+    result = run(oss_env, tmp_path)
+    assert "HTTP 500 InternalError" in result.hint and result.request_id in result.hint
+
+
+def test_error_body_of_unclosed_tags_is_read_in_linear_time():
+    body = b"<Error>" + b"<Code><Message><RequestId><Endpoint>" * 20000
+    started = time.monotonic()
+    error = parse_error(Exchange("PUT", "u", status=500, body=body))
+    assert time.monotonic() - started < 1.0 and error.code is None
+
+
+def test_control_characters_in_a_server_message_become_spaces():
+    body = b"<Error><Code>InternalError</Code><Message>red\x1b[31m\nline\xe2\x80\xae</Message></Error>"
+    assert parse_error(Exchange("PUT", "u", status=500, body=body)).message == "red [31m line"
+
+
+def test_code_with_a_trailing_line_break_is_unrecognised():
+    from qianwen_auth.oss_answer import safe_code
+    assert safe_code("AccessDenied\n", []) == "unrecognised"

@@ -69,7 +69,24 @@ def test_bucket_must_be_a_bare_bucket_name(tmp_path, bucket):
                                              ("QWEN_TMP_OSS_AK_SECRET", "QWEN_TMP_OSS_AK_ID")])
 def test_half_a_dedicated_pair_names_the_missing_half(tmp_path, present, missing):
     config = load(tmp_path, **{missing: None})
-    assert missing in config.error and config.secrets == []
+    assert missing in config.error and config.credentials_source is None
+
+
+@pytest.mark.parametrize("present,missing", [("QWEN_TMP_OSS_AK_ID", "QWEN_TMP_OSS_AK_SECRET"),
+                                             ("QWEN_TMP_OSS_AK_SECRET", "QWEN_TMP_OSS_AK_ID")])
+def test_half_a_pair_is_still_handed_over_for_redaction(tmp_path, present, missing):
+    config = load(tmp_path, **{missing: None})
+    assert BASE[present] in config.secrets
+
+
+def test_a_rejected_credential_is_still_handed_over_for_redaction(tmp_path):
+    spaced = CANARY_OSS_SECRET[:10] + " " + CANARY_OSS_SECRET[10:]
+    assert spaced in load(tmp_path, QWEN_TMP_OSS_AK_SECRET=spaced).secrets
+
+
+def test_the_ignored_shared_pair_is_handed_over_for_redaction_too(tmp_path):
+    config = load(tmp_path, OSS_ACCESS_KEY_ID="LTAI5tOtherIdAbcdefgh", OSS_ACCESS_KEY_SECRET="OtherSecretAbcdefghijk")
+    assert {"LTAI5tOtherIdAbcdefgh", "OtherSecretAbcdefghijk"} <= set(config.secrets)
 
 
 def test_half_a_dedicated_pair_does_not_fall_back_to_the_shared_pair(tmp_path):
@@ -188,3 +205,30 @@ def test_prefix_is_trimmed_of_slashes(tmp_path):
 
 def test_prefix_with_parent_folder_steps_is_a_config_error(tmp_path):
     assert "QWEN_TMP_OSS_PREFIX" in load(tmp_path, QWEN_TMP_OSS_PREFIX="a/../b").error
+
+
+@pytest.mark.parametrize("endpoint,expected", [("https://[::1]:1", "https://[::1]:1"),
+                                               ("http://[::1]:9000", "http://[::1]:9000"),
+                                               ("[::1]:443", "https://[::1]:443")])
+def test_ipv6_endpoint_keeps_its_brackets(tmp_path, endpoint, expected):
+    config = load(tmp_path, QWEN_TMP_OSS_ENDPOINT=endpoint)
+    assert config.error is None and config.endpoint == expected
+    assert config.object_url("p/k.txt") == expected + "/p/k.txt"
+
+
+@pytest.mark.parametrize("endpoint", ["https://files .example.com", "files\t.example.com",
+                                      "https://fi\x00les.example.com"])
+def test_endpoint_with_a_space_or_control_character_is_a_config_error(tmp_path, endpoint):
+    error = load(tmp_path, QWEN_TMP_OSS_ENDPOINT=endpoint).error
+    assert "QWEN_TMP_OSS_ENDPOINT" in error and "space" in error
+
+
+@pytest.mark.parametrize("endpoint", ["https://fïles.example.com", "文件.example.com"])
+def test_endpoint_with_non_ascii_characters_is_a_config_error_naming_the_punycode_form(tmp_path, endpoint):
+    error = load(tmp_path, QWEN_TMP_OSS_ENDPOINT=endpoint).error
+    assert "QWEN_TMP_OSS_ENDPOINT" in error and "xn--" in error
+
+
+@pytest.mark.parametrize("endpoint", ["https://files_example!.com", "https://-files.example.com"])
+def test_endpoint_host_with_characters_no_host_name_holds_is_a_config_error(tmp_path, endpoint):
+    assert "QWEN_TMP_OSS_ENDPOINT" in load(tmp_path, QWEN_TMP_OSS_ENDPOINT=endpoint).error

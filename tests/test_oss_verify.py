@@ -6,6 +6,7 @@ import json
 import pytest
 
 from conftest import CANARIES, CANARY_KEY, CANARY_OSS_ID, CANARY_OSS_SECRET
+from fakes.oss_fixtures import case_folded_leaks
 
 
 def oss_only(run_script, env, *args, **kwargs):
@@ -183,3 +184,49 @@ def test_oss_only_top_level_status_is_prefixed_so_it_is_not_read_as_a_key_verdic
     result = oss_only(run_script, oss_env)
     assert result.json["status"] == "oss_ok"
     assert oss_only(run_script, {}).json["status"] == "oss_not_configured"
+
+
+def _echo_secret_lowercased(fake_oss):
+    fake_oss.scenario.bucket_region = "cn-shanghai"
+    fake_oss.scenario.error_endpoint = "oss-cn-{}.aliyuncs.com".format(CANARY_OSS_SECRET[4:11].lower())
+    fake_oss.scenario.fail_with = None
+
+
+def test_oss_only_output_and_evidence_hold_no_lowercased_echo_of_the_secret(run_script, oss_env, fake_oss, project):
+    _echo_secret_lowercased(fake_oss)
+    result = run_script("verify.py", "--oss-only", "--json", env=oss_env)
+    assert result.json["oss"]["status"] == "wrong_region"
+    saved = open(result.json["evidence"], encoding="utf-8").read()
+    assert not case_folded_leaks(result.output) and not case_folded_leaks(saved)
+
+
+def test_oss_with_key_check_output_and_evidence_hold_no_lowercased_echo_of_the_secret(
+        run_script, oss_env, fake_oss, project):
+    _echo_secret_lowercased(fake_oss)
+    result = run_script("verify.py", "--oss", "--json", env=oss_env)
+    assert result.json["oss"]["status"] == "wrong_region"
+    saved = open(result.json["evidence"], encoding="utf-8").read()
+    assert not case_folded_leaks(result.output) and not case_folded_leaks(saved)
+
+
+def test_oss_only_text_output_holds_no_lowercased_echo_of_the_secret(run_script, oss_env, fake_oss):
+    _echo_secret_lowercased(fake_oss)
+    result = run_script("verify.py", "--oss-only", "--no-save", env=oss_env)
+    assert "OSS verdict: wrong_region" in result.stdout and not case_folded_leaks(result.output)
+
+
+def test_endpoint_with_a_space_is_config_error_not_unreachable(run_script, oss_env, fake_oss):
+    result = oss_only(run_script, dict(oss_env, QWEN_TMP_OSS_ENDPOINT="https://files .example.com"))
+    assert result.returncode == 6 and result.json["oss"]["status"] == "config_error"
+    assert "QWEN_TMP_OSS_ENDPOINT" in result.json["oss"]["hint"] and fake_oss.requests == []
+
+
+def test_certificate_for_another_host_is_tls_and_names_the_endpoint_setting(
+        run_script, oss_official_env, fake_oss_official):
+    env = {k: v for k, v in oss_official_env.items() if k.lower() != "https_proxy"}
+    env.update(QWEN_TMP_OSS_ENDPOINT="https://127.0.0.1:{}".format(fake_oss_official.port),
+               NO_PROXY="127.0.0.1", no_proxy="127.0.0.1")
+    result = oss_only(run_script, env)
+    oss = result.json["oss"]
+    assert result.returncode == 6 and (oss["status"], oss["error_code"]) == ("unreachable", "tls")
+    assert "does not name" in oss["hint"] and "QWEN_TMP_OSS_ENDPOINT" in oss["hint"]

@@ -5,17 +5,18 @@ A least-privilege RAM user (oss:PutObject and oss:GetObject only) cannot delete:
 denied by design, so the check stays ok and names the object left behind.
 """
 
-import base64
 import re
 import secrets as random_source
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Dict, List, Optional
+from urllib.parse import urlsplit
 
 from . import oss_signer, probe
+from .oss_answer import UNRECOGNISED, parse_error, safe_location, server_text
 from .oss_config import DEDICATED_PAIR, ENDPOINT, REGION, OssConfig, load_oss_config
-from .redact import redact, redact_url
+from .redact import redact
 
 OK, NOT_CONFIGURED, CONFIG_ERROR = "ok", "not_configured", "config_error"
 INVALID_CREDENTIALS, ACCESS_DENIED, NO_SUCH_BUCKET = "invalid_credentials", "access_denied", "no_such_bucket"
@@ -33,15 +34,14 @@ NOT_CONFIGURED_HINT = ("optional: to upload to your own bucket, set QWEN_TMP_OSS
 STEP_OK, STEP_DENIED, STEP_SKIPPED, STEP_ERROR = "ok", "denied", "skipped", "error"
 _PERMISSION = {"put": "oss:PutObject", "get": "oss:GetObject", "delete": "oss:DeleteObject"}
 _WRONG_ENDPOINT = re.compile(r"must be addressed using the specified endpoint", re.IGNORECASE)
-_REGION_IN_ENDPOINT = re.compile(r"oss-([a-z0-9-]+?)(?:-internal)?\.aliyuncs\.com", re.IGNORECASE)
 _NETWORK_HINTS = {
-    probe.DNS: "the host name does not resolve: check {} and {}".format(REGION, ENDPOINT),
-    probe.REFUSED: "nothing listens at the endpoint: check {}".format(ENDPOINT),
-    probe.TIMEOUT: "no answer in time: check the network or proxy, or raise --timeout",
-    probe.TLS: ("the TLS certificate was not trusted: behind an intercepting proxy, point SSL_CERT_FILE "
-                "at its CA bundle"),
+    probe.TIMEOUT: "no answer in time: check the network connection, VPN or proxy, or raise --timeout",
     probe.PROXY: "the proxy failed: check HTTPS_PROXY / https_proxy and NO_PROXY",
+    probe.RESET: "the connection was closed without an answer: check your proxy or firewall",
+    probe.BAD_REQUEST: "the request could not be built: check {} for odd characters".format(ENDPOINT),
 }
+_UNTRUSTED_HINT = ("the TLS certificate was not trusted: behind an intercepting proxy, point SSL_CERT_FILE "
+                   "at its CA bundle (certificate checks are never turned off)")
 
 
 @dataclass
@@ -102,34 +102,6 @@ class OssResult:
         return lines
 
 
-@dataclass
-class OssError:
-    code: Optional[str] = None
-    message: str = ""
-    request_id: Optional[str] = None
-    endpoint: Optional[str] = None
-
-
-def _xml_field(text, name):
-    found = re.search(r"<{0}>(.*?)</{0}>".format(name), text, re.DOTALL)
-    return found.group(1).strip() if found else None
-
-
-def parse_error(exchange) -> OssError:
-    """The error OSS sent: the XML body, or on HEAD (no body) the base64 x-oss-err header.
-    Only Code, Message, RequestId and Endpoint are read: OSS also echoes the AccessKey ID and the
-    string to sign, which must never be shown."""
-    text = exchange.text() if exchange.body else ""
-    if "<Code>" not in text and exchange.headers.get("x-oss-err"):
-        try:
-            text = base64.b64decode(exchange.headers["x-oss-err"]).decode("utf-8", "replace")
-        except ValueError:
-            text = ""
-    return OssError(code=_xml_field(text, "Code"), message=_xml_field(text, "Message") or "",
-                    request_id=_xml_field(text, "RequestId") or exchange.headers.get("x-oss-request-id"),
-                    endpoint=_xml_field(text, "Endpoint"))
-
-
 def probe_key(prefix, now=None):
     now = now or datetime.now(timezone.utc)
     return "{}/.auth-probe/{}-{}.txt".format(prefix, now.strftime("%Y%m%dT%H%M%SZ"),
@@ -146,23 +118,73 @@ def build_request(config: OssConfig, method, key, body=None, now=None) -> probe.
     return probe.Request(method, config.object_url(key), signed, body)
 
 
-def _region_from_endpoint(endpoint):
-    found = _REGION_IN_ENDPOINT.search(endpoint or "")
-    return found.group(1).lower() if found else None
+def network_hint(config: OssConfig, exchange) -> str:
+    """The next step for a request that got no HTTP answer, likeliest cause first: the network on
+    this computer fails far more often than a valid region or an endpoint nobody set."""
+    host = urlsplit(config.endpoint or "").hostname or "the endpoint"
+    setting = ("the host in {}".format(ENDPOINT) if config.endpoint_configured
+               else "{} (the host name is built from it)".format(REGION))
+    if exchange.error == probe.DNS:
+        return ("{} does not resolve: check the network connection, DNS, VPN or proxy (HTTPS_PROXY) first; "
+                "if other sites resolve, check {}".format(host, setting))
+    if exchange.error == probe.REFUSED:
+        if config.endpoint_configured:
+            return "nothing listens at {}: check the host and port in {}".format(
+                urlsplit(config.endpoint).netloc, ENDPOINT)
+        return "the connection to {} was refused: check a firewall, VPN or proxy".format(host)
+    if exchange.error == probe.TLS:
+        return _tls_hint(config, exchange.detail)
+    return _NETWORK_HINTS.get(exchange.error, "a network error stopped the request: check the network connection")
 
 
-def _network_failure(result, exchange, step):
+def _tls_hint(config, detail):
+    """A certificate that is not trusted, one for another name, or no TLS at all (a plain-HTTP port)."""
+    text = (detail or "").lower()
+    if "certificate" not in text:
+        if config.endpoint_configured:
+            return ("the endpoint did not speak TLS (a plain-HTTP port, or the wrong port): check the scheme "
+                    "and port in {}".format(ENDPOINT))
+        return "the TLS handshake with OSS failed: a proxy or firewall may interfere; check HTTPS_PROXY / https_proxy"
+    if "mismatch" in text or "not valid for" in text:
+        if config.endpoint_configured:
+            return ("the TLS certificate does not name this host: check the host in {} (a custom domain needs "
+                    "a certificate for that name)".format(ENDPOINT))
+        return ("the TLS certificate does not name the OSS host: something between here and OSS answered "
+                "(an intercepting proxy?); check HTTPS_PROXY and SSL_CERT_FILE")
+    return _UNTRUSTED_HINT
+
+
+def _network_failure(result, config, exchange, step, secrets):
     result.status = UNREACHABLE
     result.error_code = exchange.error
-    result.hint = _NETWORK_HINTS.get(exchange.error, "the request failed: check the network")
-    result.notes.append("{} failed: {} ({})".format(step.upper(), exchange.error, exchange.detail))
+    result.hint = network_hint(config, exchange)
+    result.notes.append("{} failed: {} ({})".format(step.upper(), exchange.error,
+                                                   server_text(exchange.detail, secrets)))
+
+
+def _not_oss_hint(config, status):
+    if config.endpoint_configured:
+        return ("the endpoint answered HTTP {} but did not answer like OSS (no recognisable OSS error code): check "
+                "that {} is an OSS endpoint or a custom domain bound to the bucket".format(status, ENDPOINT))
+    return ("HTTP {} came back for the OSS host but it did not answer like OSS (no recognisable OSS error code): "
+            "a proxy or gateway may have answered; check HTTPS_PROXY / https_proxy".format(status))
+
+
+def _unmapped_hint(status, code, error):
+    hint = "OSS answered HTTP {} {}".format(status, code)
+    if status is not None and status >= 500:
+        hint += ": try again in a minute"
+    elif error.message:
+        hint += ": see the OSS answer in the notes"
+    if error.request_id:
+        hint += " (request id {}, for Alibaba Cloud support)".format(error.request_id)
+    return hint
 
 
 def _apply_error(result, config, exchange, step, secrets):
     """Turn a rejected PUT or GET into the verdict and the one next step."""
-    error = parse_error(exchange)
+    error = parse_error(exchange, secrets)
     result.http_status, result.error_code, result.request_id = exchange.status, error.code, error.request_id
-    message = redact(error.message, secrets)
     code = error.code or ""
     if code == "InvalidAccessKeyId":
         result.status = INVALID_CREDENTIALS
@@ -172,12 +194,12 @@ def _apply_error(result, config, exchange, step, secrets):
         result.status = INVALID_CREDENTIALS
         result.hint = "the AccessKey secret does not belong to this AccessKey ID: set {} again".format(
             DEDICATED_PAIR[1])
-    elif code == "PermanentRedirect" or (code == "AccessDenied" and (error.endpoint or _WRONG_ENDPOINT.search(message))):
+    elif code == "PermanentRedirect" or (code == "AccessDenied" and (
+            error.names_endpoint or _WRONG_ENDPOINT.search(error.message))):
         result.status = WRONG_REGION
-        right = _region_from_endpoint(error.endpoint) or _region_from_endpoint(message)
-        result.suggested_region = right
-        if right:
-            result.hint = "the bucket is in {}: set {}={}".format(right, REGION, right)
+        result.suggested_region = error.suggested_region
+        if error.suggested_region:
+            result.hint = "the bucket is in {0}: set {1}={0}".format(error.suggested_region, REGION)
         else:
             result.hint = "the bucket is in another region: set {} to the bucket's region".format(REGION)
     elif code == "AccessDenied":
@@ -199,14 +221,15 @@ def _apply_error(result, config, exchange, step, secrets):
             result.hint = "this computer's clock is more than 15 minutes off: fix the system time"
         elif exchange.status is not None and 300 <= exchange.status < 400:
             result.hint = "the endpoint answered with a redirect to {}: it was not followed; check {}".format(
-                redact_url(exchange.location) or "elsewhere", ENDPOINT)
+                safe_location(exchange.location, secrets) or "elsewhere", ENDPOINT)
+        elif code in ("", UNRECOGNISED):
+            result.hint = _not_oss_hint(config, exchange.status)
         else:
-            result.hint = "OSS answered HTTP {}{}: see the message and request id".format(
-                exchange.status, " " + code if code else "")
+            result.hint = _unmapped_hint(exchange.status, code, error)
     if result.status != ACCESS_DENIED:
         result.steps[step] = STEP_ERROR   # "denied" is kept for missing permissions
-    if message:
-        result.notes.append("{} answer: {}".format(step.upper(), message))
+    if error.message:
+        result.notes.append("{} answer: {}".format(step.upper(), error.message))
 
 
 def _step_state(exchange):
@@ -214,7 +237,7 @@ def _step_state(exchange):
         return STEP_ERROR
     if exchange.status is not None and 200 <= exchange.status < 300:
         return STEP_OK
-    return STEP_DENIED if parse_error(exchange).code == "AccessDenied" else STEP_ERROR
+    return STEP_DENIED if parse_error(exchange, ()).code == "AccessDenied" else STEP_ERROR
 
 
 def check(config: OssConfig, deadline, now=None) -> OssResult:
@@ -228,7 +251,23 @@ def check(config: OssConfig, deadline, now=None) -> OssResult:
     if config.error:
         result.status, result.hint = CONFIG_ERROR, config.hint or config.error
         result.notes.insert(0, config.error)
-        return result
+    else:
+        _probe(result, config, deadline, now)
+    return _scrubbed(result, config.secrets)
+
+
+def _scrubbed(result, secrets):
+    """The result with every string redacted once more: nothing in it may carry the AccessKey pair,
+    whoever renders it and whatever they redact against."""
+    for item in fields(result):
+        value = getattr(result, item.name)
+        if isinstance(value, str):
+            setattr(result, item.name, redact(value, secrets))
+    result.notes = [redact(note, secrets) for note in result.notes]
+    return result
+
+
+def _probe(result, config, deadline, now):
     secrets = config.secrets
     key = probe_key(config.prefix, now)
     result.object_key = key
@@ -237,16 +276,16 @@ def check(config: OssConfig, deadline, now=None) -> OssResult:
     put = probe.send(build_request(config, "PUT", key, body, now), deadline, secrets)
     result.steps["put"] = _step_state(put)
     if put.error:
-        _network_failure(result, put, "put")
-        return result
+        _network_failure(result, config, put, "put", secrets)
+        return
     if result.steps["put"] != STEP_OK:
         _apply_error(result, config, put, "put", secrets)
-        return result
+        return
 
     got = probe.send(build_request(config, "GET", key, now=now), deadline, secrets)
     result.steps["get"] = _step_state(got)
     if got.error:
-        _network_failure(result, got, "get")
+        _network_failure(result, config, got, "get", secrets)
     elif result.steps["get"] != STEP_OK:
         _apply_error(result, config, got, "get", secrets)
     elif got.body != body:
@@ -260,7 +299,6 @@ def check(config: OssConfig, deadline, now=None) -> OssResult:
         result.status = OK
         if result.left_behind:
             result.hint = LIFECYCLE_HINT.format(prefix=config.prefix)
-    return result
 
 
 def _clean_up(result, config, key, deadline, now):

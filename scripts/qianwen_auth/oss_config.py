@@ -9,6 +9,7 @@ pair silently would test keys the user did not mean.
 
 import ipaddress
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import List, Optional
 from urllib.parse import quote, urlsplit
@@ -25,6 +26,7 @@ DEFAULT_PREFIX = "qianwen-skill-uploads"
 ALL_NAMES = (BUCKET, REGION, ENDPOINT, PREFIX) + DEDICATED_PAIR + GENERIC_PAIR
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+_HOST_NAME = re.compile(r"^(?=.{1,253}\.?$)(?:(?!-)[a-z0-9_-]{1,63}(?<!-)\.)*(?!-)[a-z0-9_-]{1,63}(?<!-)\.?$")
 _REGION_ID = re.compile(r"^[a-z]{2,}(?:-[a-z0-9]+)+$")
 # oss-<region>[-internal].aliyuncs.com, and the region-less acceleration endpoints.
 _OSS_HOST = re.compile(r"^(?:(?P<bucket>[a-z0-9][a-z0-9-]*)\.)?"
@@ -45,10 +47,14 @@ class OssConfig:
     bucket: Optional[str] = None
     region: Optional[str] = None
     endpoint: Optional[str] = None      # scheme://host[:port] that requests go to, shown to the user
+    endpoint_configured: bool = False   # set through QWEN_TMP_OSS_ENDPOINT, not built from the region
     virtual_host: bool = True           # False: a custom domain bound to the bucket, addressed /<key>
     prefix: str = DEFAULT_PREFIX
     access_key_id: str = field(default="", repr=False)
     access_key_secret: str = field(default="", repr=False)
+    # Every AccessKey value found, used or not (half a pair, a rejected one, the ignored shared pair):
+    # all of them are redacted from what leaves, whatever path the check takes.
+    seen_credentials: List[str] = field(default_factory=list, repr=False)
     credentials_source: Optional[str] = None
     fingerprint: Optional[str] = None
     error: Optional[str] = None          # a configuration error, one sentence naming the variable
@@ -57,7 +63,8 @@ class OssConfig:
 
     @property
     def secrets(self):
-        return [value for value in (self.access_key_id, self.access_key_secret) if value]
+        found = [self.access_key_id, self.access_key_secret] + self.seen_credentials
+        return [value for index, value in enumerate(found) if value and value not in found[:index]]
 
     def object_url(self, key: str) -> str:
         return "{}/{}".format(self.endpoint, quote(key, safe="/-_.~"))
@@ -90,9 +97,28 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _host_problem(host):
+    """Why host cannot be an endpoint's host, or None. IP literals and DNS names only."""
+    try:
+        ipaddress.ip_address(host)
+        return None
+    except ValueError:
+        pass
+    if not _HOST_NAME.match(host):
+        return "{} has a host name with characters no host name holds: {}".format(ENDPOINT, host)
+    return None
+
+
 def _parse_endpoint(raw: str, config: OssConfig):
     """Sets config.endpoint and config.virtual_host; returns an error sentence or None."""
     text = raw.strip()
+    # Checked before urlsplit, which silently drops tabs and line breaks on newer Pythons.
+    if any(char.isspace() or unicodedata.category(char)[0] == "C" for char in text):
+        return "{} contains a space or control character: set it to the host only, e.g. files.example.com".format(
+            ENDPOINT)
+    if not text.isascii():
+        return ("{} contains non-ASCII characters: write an internationalised domain name in its xn-- "
+                "(punycode) form".format(ENDPOINT))
     if "://" not in text:
         text = "https://" + text
     try:
@@ -109,10 +135,14 @@ def _parse_endpoint(raw: str, config: OssConfig):
         return "{} has no host name".format(ENDPOINT)
     if parts.path.strip("/") or parts.query or parts.fragment:
         return "{} must be a host only (no path or query): the object path is added per upload".format(ENDPOINT)
+    problem = _host_problem(host)
+    if problem:
+        return problem
     if parts.scheme == "http" and not is_loopback(host):
         return "{} uses plain http:// to {}: the signed requests would travel in clear text; use https://".format(
             ENDPOINT, host)
-    netloc = host if port is None else "{}:{}".format(host, port)
+    shown_host = "[{}]".format(host) if ":" in host else host   # an IPv6 literal keeps its brackets
+    netloc = shown_host if port is None else "{}:{}".format(shown_host, port)
     official = _OSS_HOST.match(host)
     if official is None:
         config.virtual_host = False
@@ -181,6 +211,15 @@ def _read_credentials(chain, config: OssConfig):
     return None, None
 
 
+def _collect_credentials(chain, config: OssConfig):
+    for name in DEDICATED_PAIR + GENERIC_PAIR:
+        setting = chain.lookup(name)
+        # Shorter values cannot hold a 6-character piece and would only garble output when masked.
+        for value in (setting.value, setting.value.strip()) if setting else ():
+            if len(value) >= 6:
+                config.seen_credentials.append(value)
+
+
 def _note_hidden(chain, config: OssConfig):
     for name in ALL_NAMES:
         for hidden in chain.resolve((name,)).hidden_by_empty:
@@ -191,6 +230,7 @@ def _note_hidden(chain, config: OssConfig):
 def load_oss_config(chain) -> OssConfig:
     """Read and check the OSS settings; config.error is set when the check cannot run."""
     config = OssConfig()
+    _collect_credentials(chain, config)
     _note_hidden(chain, config)
     bucket = chain.lookup(BUCKET)
     if bucket is None or not bucket.value.strip():
@@ -224,6 +264,7 @@ def load_oss_config(chain) -> OssConfig:
         config.prefix = value or DEFAULT_PREFIX
     endpoint = chain.lookup(ENDPOINT)
     if endpoint is not None:
+        config.endpoint_configured = True
         config.error = _parse_endpoint(endpoint.value, config)
         if config.error:
             config.endpoint = None

@@ -48,6 +48,8 @@ class Scenario:
     errors_in_header: bool = False               # the error only in a base64 x-oss-err header
     fail_with: Optional[Tuple[int, Optional[str]]] = None   # e.g. (503, None): a non-XML answer
     redirect_to: Optional[str] = None
+    error_endpoint: Optional[str] = None         # what <Endpoint> says in a wrong-region answer
+    error_request_id: Optional[str] = None       # what <RequestId> says in every error answer
     delay: float = 0.0
 
 
@@ -124,7 +126,7 @@ class FakeOss:
             return self.error(404, "NoSuchBucket", "The specified bucket does not exist.",
                               BucketName=request.bucket or "")
         if scenario.bucket_region and scenario.bucket_region != self.region:
-            endpoint = "oss-{}.aliyuncs.com".format(scenario.bucket_region)
+            endpoint = scenario.error_endpoint or "oss-{}.aliyuncs.com".format(scenario.bucket_region)
             if scenario.wrong_region_as_redirect:
                 return self.error(301, "PermanentRedirect", "The bucket you are attempting to access must be "
                                   "addressed using the specified endpoint. Please send all future requests "
@@ -202,9 +204,10 @@ class FakeOss:
     def error(self, status, code, message, **extra):
         request_id = uuid.uuid4().hex[:24].upper()
         fields = "".join("<{0}>{1}</{0}>".format(name, _xml_escape(str(value))) for name, value in extra.items())
+        shown_id = self.scenario.error_request_id or request_id
         xml = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message>"
                "<RequestId>{}</RequestId><HostId>{}</HostId>{}</Error>").format(
-            code, _xml_escape(message), request_id, self.official_host, fields).encode("utf-8")
+            code, _xml_escape(message), _xml_escape(shown_id), self.official_host, fields).encode("utf-8")
         headers = {"x-oss-request-id": request_id}
         if self.scenario.errors_in_header:
             headers["x-oss-err"] = base64.b64encode(xml).decode("ascii")

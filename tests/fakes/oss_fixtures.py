@@ -7,6 +7,15 @@ from fakes.oss import FakeOss
 __all__ = ["fake_oss", "oss_env", "fake_oss_official", "oss_official_env"]
 
 
+def case_folded_leaks(text):
+    """Canary pieces found in text in any letter case (a server may echo an AccessKey lowercased).
+    "secret" is left out: the canary secret holds the word, and our own messages use it."""
+    import conftest
+    pieces = {piece for secret in conftest.CANARIES for piece in conftest.secret_pieces(secret.lower())
+              if piece != "secret"}
+    return sorted(piece for piece in pieces if piece in text.lower())
+
+
 def _credentials():
     import conftest
     return {conftest.CANARY_OSS_ID: conftest.CANARY_OSS_SECRET}
