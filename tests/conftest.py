@@ -19,12 +19,13 @@ SCRIPTS = ROOT / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-# Recognisable fake secrets. Any 6-character piece of the part after the type prefix is a leak.
+# Recognisable fake secrets, free of English words (masking is case-insensitive, and a word such as
+# "secret" would mask our own text too). Any 6-character piece after the type prefix is a leak.
 CANARY_KEY = "sk-c4nary7e1b5d9f3a8c2e6b0d4f7a1c9e"
 CANARY_KEY_OTHER = "sk-0therb2d8f4a6c1e9b3d7f5a0c8e2b6d4"
 CANARY_TOKEN_PLAN_KEY = "sk-sp-c4naryp1a4n7e2b5d8f1a3c6e9b0d4f"
-CANARY_OSS_ID = "LTAI5tCanaryOssId9x8w7v6u"
-CANARY_OSS_SECRET = "CanaryOssSecret0q9p8o7n6m5l4k3j2i"
+CANARY_OSS_ID = "LTAI5tQ7zXk9PwR3mV8nB2cD"
+CANARY_OSS_SECRET = "Zq8Wx3Rt7Yp2Lm9Kj4Hg6Fd1Sa5Qe0Nv"
 CANARIES = (CANARY_KEY, CANARY_KEY_OTHER, CANARY_TOKEN_PLAN_KEY, CANARY_OSS_ID, CANARY_OSS_SECRET)
 
 

@@ -87,7 +87,7 @@ def test_unknown_access_key_id_is_invalid_credentials(fake_oss, oss_env, tmp_pat
 
 
 def test_wrong_secret_is_invalid_credentials_and_the_echoed_id_is_not_shown(fake_oss, oss_env, tmp_path):
-    result = run(oss_env, tmp_path, QWEN_TMP_OSS_AK_SECRET="WrongSecret0a1b2c3d4e5f6g7h8i9j")
+    result = run(oss_env, tmp_path, QWEN_TMP_OSS_AK_SECRET="Wr0ngK3yQ0a1b2c3d4e5f6g7h8i9jZ")
     assert result.status == "invalid_credentials" and result.error_code == "SignatureDoesNotMatch"
     assert fake_oss.requests[0].signature_ok is False
     assert "secret" in result.hint
@@ -332,7 +332,7 @@ def test_tls_protocol_error_says_the_endpoint_does_not_speak_tls(tmp_path):
 
 def test_https_to_a_plain_http_port_is_a_tls_protocol_error_not_a_certificate_one(fake_oss, oss_env, tmp_path):
     result = run(oss_env, tmp_path, QWEN_TMP_OSS_ENDPOINT=fake_oss.url.replace("http://", "https://"))
-    assert (result.status, result.error_code) == ("unreachable", "tls")
+    assert (result.status, result.error_code) == ("unreachable", "tls_handshake")
     assert "port" in result.hint and "not trusted" not in result.hint
 
 

@@ -85,13 +85,13 @@ def test_a_rejected_credential_is_still_handed_over_for_redaction(tmp_path):
 
 
 def test_the_ignored_shared_pair_is_handed_over_for_redaction_too(tmp_path):
-    config = load(tmp_path, OSS_ACCESS_KEY_ID="LTAI5tOtherIdAbcdefgh", OSS_ACCESS_KEY_SECRET="OtherSecretAbcdefghijk")
-    assert {"LTAI5tOtherIdAbcdefgh", "OtherSecretAbcdefghijk"} <= set(config.secrets)
+    config = load(tmp_path, OSS_ACCESS_KEY_ID="LTAI5tOtherIdAbcdefgh", OSS_ACCESS_KEY_SECRET="Oth3rK3yQAbcdefghijkl")
+    assert {"LTAI5tOtherIdAbcdefgh", "Oth3rK3yQAbcdefghijkl"} <= set(config.secrets)
 
 
 def test_half_a_dedicated_pair_does_not_fall_back_to_the_shared_pair(tmp_path):
     config = load(tmp_path, QWEN_TMP_OSS_AK_SECRET=None, OSS_ACCESS_KEY_ID="LTAI5tOtherIdAbcdefgh",
-                  OSS_ACCESS_KEY_SECRET="OtherSecretAbcdefghijklmnopqrst")
+                  OSS_ACCESS_KEY_SECRET="Oth3rK3yQAbcdefghijklmnopqrstu")
     assert "QWEN_TMP_OSS_AK_SECRET" in config.error and config.credentials_source is None
 
 
@@ -108,7 +108,7 @@ def test_half_a_shared_pair_names_the_missing_half(tmp_path):
 
 
 def test_dedicated_pair_wins_over_the_shared_pair_and_says_so(tmp_path):
-    config = load(tmp_path, OSS_ACCESS_KEY_ID="LTAI5tOtherIdAbcdefgh", OSS_ACCESS_KEY_SECRET="OtherSecretAbcdefghijk")
+    config = load(tmp_path, OSS_ACCESS_KEY_ID="LTAI5tOtherIdAbcdefgh", OSS_ACCESS_KEY_SECRET="Oth3rK3yQAbcdefghijkl")
     assert config.access_key_id == CANARY_OSS_ID
     assert any("ignored" in note for note in config.notes)
 

@@ -64,8 +64,8 @@ def test_each_failure_has_its_status_and_exit_6(run_script, oss_env, fake_oss, s
 
 
 def test_wrong_secret_is_invalid_credentials_even_when_oss_echoes_the_id(run_script, oss_env, fake_oss):
-    result = oss_only(run_script, dict(oss_env, QWEN_TMP_OSS_AK_SECRET="WrongSecret0a1b2c3d4e5f6g7h8i9j"),
-                      secrets=CANARIES + ("WrongSecret0a1b2c3d4e5f6g7h8i9j",))
+    result = oss_only(run_script, dict(oss_env, QWEN_TMP_OSS_AK_SECRET="Wr0ngK3yQ0a1b2c3d4e5f6g7h8i9jZ"),
+                      secrets=CANARIES + ("Wr0ngK3yQ0a1b2c3d4e5f6g7h8i9jZ",))
     assert result.json["oss"]["error_code"] == "SignatureDoesNotMatch"
     assert result.json["oss"]["status"] == "invalid_credentials"
 

@@ -39,6 +39,9 @@ _NETWORK_HINTS = {
     probe.PROXY: "the proxy failed: check HTTPS_PROXY / https_proxy and NO_PROXY",
     probe.RESET: "the connection was closed without an answer: check your proxy or firewall",
     probe.BAD_REQUEST: "the request could not be built: check {} for odd characters".format(ENDPOINT),
+    probe.CA_FILE: "SSL_CERT_FILE / SSL_CERT_DIR cannot be used (see the note): fix or unset them",
+    probe.BAD_RESPONSE: ("the endpoint did not answer in valid HTTP: check the scheme, host and port in {}"
+                         .format(ENDPOINT)),
 }
 _UNTRUSTED_HINT = ("the TLS certificate was not trusted: behind an intercepting proxy, point SSL_CERT_FILE "
                    "at its CA bundle (certificate checks are never turned off)")
@@ -132,7 +135,7 @@ def network_hint(config: OssConfig, exchange) -> str:
             return "nothing listens at {}: check the host and port in {}".format(
                 urlsplit(config.endpoint).netloc, ENDPOINT)
         return "the connection to {} was refused: check a firewall, VPN or proxy".format(host)
-    if exchange.error == probe.TLS:
+    if exchange.error in (probe.TLS, probe.TLS_HANDSHAKE):
         return _tls_hint(config, exchange.detail)
     return _NETWORK_HINTS.get(exchange.error, "a network error stopped the request: check the network connection")
 
