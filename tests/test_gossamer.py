@@ -11,7 +11,9 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -417,27 +419,40 @@ def test_a_device_as_state_file_reads_as_empty_with_a_warning(run_script):
     assert "not a regular file" in result.json["warnings"][0]
 
 
-def make_sparse(path, size):
-    path.parent.mkdir(parents=True, exist_ok=True)
+@pytest.fixture
+def sparse_state_file():
+    """An 8 GiB state file of holes, kept out of tmp_path so run_script's snapshot need not hash it."""
+    folder = tempfile.mkdtemp(prefix="gossamer-sparse-")
+    path = os.path.join(folder, "state.json")
     try:
-        with open(str(path), "wb") as handle:
-            handle.truncate(size)
+        with open(path, "wb") as handle:
+            handle.truncate(8 * 1024 ** 3)
     except OSError:
-        pytest.skip("this file system cannot hold a sparse file of that size")
+        shutil.rmtree(folder)
+        pytest.skip("this file system cannot hold a sparse file of 8 GiB")
+    yield Path(path)
+    shutil.rmtree(folder)
 
 
-@pytest.mark.parametrize("size", [1024 * 1024 + 1, 8 * 1024 ** 3])
-def test_a_state_file_over_1_mib_is_refused_for_writes_and_left_alone(gossamer, state_file, size):
-    make_sparse(state_file, size)
+def test_a_state_file_over_1_mib_is_refused_for_writes_and_left_alone(gossamer, state_file):
+    state_file.parent.mkdir(parents=True)
+    state_file.write_bytes(b" " * (1024 * 1024 + 1))
     result = gossamer("--dismiss")
     assert result.returncode == 1
-    assert "bytes" in result.stderr and "not saved" in result.stderr
-    assert state_file.stat().st_size == size
+    assert "1048577 bytes" in result.stderr and "not saved" in result.stderr
+    assert state_file.read_bytes() == b" " * (1024 * 1024 + 1)
 
 
-def test_a_state_file_over_1_mib_reads_as_empty_with_a_warning(gossamer, state_file):
-    make_sparse(state_file, 8 * 1024 ** 3)
-    result = gossamer("--should-prompt")
+def test_a_sparse_8_gib_state_file_is_refused_for_writes_without_reading_it(run_script,
+                                                                              sparse_state_file):
+    result = run_script("gossamer.py", "--state-file", sparse_state_file, "--never-install", timeout=20)
+    assert result.returncode == 1
+    assert "8589934592 bytes" in result.stderr
+    assert sparse_state_file.stat().st_size == 8 * 1024 ** 3
+
+
+def test_a_state_file_over_1_mib_reads_as_empty_with_a_warning(run_script, sparse_state_file):
+    result = run_script("gossamer.py", "--state-file", sparse_state_file, "--should-prompt", timeout=20)
     assert result.returncode == 0
     warnings = [line for line in result.stderr.splitlines() if "warning" in line]
     assert len(warnings) == 1 and "bytes" in warnings[0]
