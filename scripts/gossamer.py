@@ -27,7 +27,7 @@ examples:
 exit codes:
   0  done; with --should-prompt: offer the three choices now
   1  with --should-prompt: do not offer them (the reason is on stdout);
-     otherwise the state could not be saved (the reason is on stderr)
+     otherwise the state could not be saved or has no place to go (the reason is on stderr)
   2  usage error
 
 The state lives in <root>/.agents/state.json, root being the nearest folder above this skill that

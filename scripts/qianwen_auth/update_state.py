@@ -189,8 +189,9 @@ def update_state(path, change: Callable[[dict], bool], create=True):
     """Apply change(data) -> changed? to the state under a lock and save it atomically.
 
     Returns the StoredState as read before the change (for its warnings) and whether a save happened.
-    A file that was unusable is rewritten even when nothing changed. With create=False a missing
-    file stays missing (nothing is created, not even the folder or the lock). Raises StateWriteError.
+    A file that was unusable is rewritten even when nothing changed; one that could not be read is
+    never replaced. With create=False a missing file stays missing (nothing is created, not even the
+    folder or the lock). Raises StateWriteError.
     """
     path = Path(path)
     reason = skills_tree_reason(path)
