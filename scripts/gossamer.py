@@ -27,7 +27,7 @@ examples:
 exit codes:
   0  done; with --should-prompt: offer the three choices now
   1  with --should-prompt: do not offer them (the reason is on stdout);
-     otherwise the state could not be saved (the reason is on stderr)
+     otherwise the state could not be saved or has no place to go (the reason is on stderr)
   2  usage error
 
 The state lives in <root>/.agents/state.json, root being the nearest folder above this skill that
@@ -41,8 +41,21 @@ SHORT_HELP = ("Records the answer to the update-check reminder (--dismiss, --nev
 WRITE_HINT = "Pass --state-file PATH to keep the choice in a writable place outside the skill."
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(
+class _Parser(argparse.ArgumentParser):
+    """Usage errors exit 2; with --json they are also one JSON object on stdout."""
+
+    argv = ()
+
+    def error(self, message):
+        # argparse takes any unambiguous prefix of --json (--js) as --json.
+        if any(len(arg) > 2 and "--json".startswith(arg) for arg in self.argv):
+            print(json.dumps({"status": "usage_error", "exit_code": 2,
+                              "error": redact("{}: {}".format(self.prog, message))}))
+        super().error(message)
+
+
+def build_parser(argv=()):
+    parser = _Parser(
         prog=PROG, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Save the user's answer to the update-check reminder where every QianWen skill "
                     "reads it (24 hours of quiet, or never again), and tell an agent whether it may "
@@ -62,6 +75,7 @@ def build_parser():
     parser.add_argument("--state-file", metavar="PATH", type=_state_file_argument,
                         help="use this state file instead of the shared one")
     parser.add_argument("--version", action="version", version="%(prog)s " + VERSION)
+    parser.argv = list(argv)
     return parser
 
 
@@ -92,7 +106,8 @@ def fail(args, message, state_file=None):
     """Report a failure on stderr and, with --json, as the one object on stdout; returns 1."""
     _stderr(message)
     if args is not None and args.json:
-        print(json.dumps({"state_file": str(state_file) if state_file else None,
+        print(json.dumps({"status": "error", "exit_code": 1,
+                          "state_file": str(state_file) if state_file else None,
                           "error": redact(message)}))
     return 1
 
@@ -106,6 +121,9 @@ def save_choice(args, state_file, warnings):
         elif args.dismiss:
             before, _ = update_state.record_dismissal(state_file)
             message = "Update-check reminder quiet for 24 hours (saved in {})."
+            if before.never_install:
+                message = ("Answer recorded (saved in {}); the user chose never to be reminded earlier, so "
+                           "no reminder comes anyway (--reset undoes that).")
         else:
             before, saved = update_state.forget_choices(state_file)
             message = ("Update-check reminder choices forgotten (saved in {})." if saved else
@@ -156,7 +174,10 @@ def render_status(report):
 
 
 def run(args):
-    state_file = args.state_file or update_state.default_state_file()
+    try:
+        state_file = args.state_file or update_state.default_state_file()
+    except update_state.NoStateLocation as error:
+        return fail(args, "{}. Pass --state-file PATH to say where.".format(error))
     warnings = Warnings()
     if args.dismiss or args.never_install or args.reset:
         code = save_choice(args, state_file, warnings)
@@ -178,7 +199,7 @@ def run(args):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser()
+    parser = build_parser(argv)
     if not argv:
         # Harmless when run by mistake: say what it is, change nothing.
         sys.stdout.write(parser.format_usage() + SHORT_HELP)

@@ -293,3 +293,42 @@ def test_symlink_into_a_skills_tree_is_refused(tmp_path):
 
 def test_reason_names_the_folder(tmp_path):
     assert str(tmp_path / ".claude" / "skills") in skills_tree_reason(tmp_path / ".claude" / "skills" / "a")
+
+
+# --- read_small_file -------------------------------------------------------------------------------
+
+def test_read_small_file_returns_the_bytes_of_a_file_at_the_limit(tmp_path):
+    path = tmp_path / "f"
+    path.write_bytes(b"x" * 10)
+    assert fsutil.read_small_file(path, limit=10) == b"x" * 10
+
+
+def test_read_small_file_refuses_a_sparse_file_over_the_limit_without_reading_it(tmp_path):
+    path = tmp_path / "f"
+    with open(str(path), "wb") as handle:
+        handle.truncate(8 * 1024 ** 3)
+    with pytest.raises(fsutil.FileNotRead, match="8589934592 bytes; a state file over 1048576"):
+        fsutil.read_small_file(path, what="state file")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_read_small_file_refuses_a_named_pipe_without_blocking(tmp_path):
+    os.mkfifo(str(tmp_path / "pipe"))
+    with pytest.raises(fsutil.FileNotRead, match="not a regular file"):
+        fsutil.read_small_file(tmp_path / "pipe")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_read_small_file_refuses_a_device():
+    with pytest.raises(fsutil.FileNotRead, match="not a regular file"):
+        fsutil.read_small_file("/dev/zero")
+
+
+def test_read_small_file_refuses_a_folder_naming_what_was_expected(tmp_path):
+    with pytest.raises(fsutil.FileNotRead, match="is a directory, not a state file"):
+        fsutil.read_small_file(tmp_path, what="state file")
+
+
+def test_read_small_file_lets_a_missing_file_raise_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        fsutil.read_small_file(tmp_path / "missing")

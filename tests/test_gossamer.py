@@ -11,7 +11,9 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -57,6 +59,93 @@ def read_json(path):
 
 def no_agents_folder_above(folder):
     return not any((parent / ".agents").is_dir() for parent in folder.parents)
+
+
+def strict_json(path):
+    """The file's object, parsed as JSON parsers outside Python do: NaN and Infinity are errors."""
+    def refuse(constant):
+        raise ValueError("{} is not JSON".format(constant))
+    return json.loads(path.read_text(encoding="utf-8"), parse_constant=refuse)
+
+
+def make_python_wrapper(path, body):
+    """An executable that runs body, then execs this Python with the same arguments (POSIX only)."""
+    path.write_text("#!{}\n{}\nos.execve(sys.executable, [sys.executable] + sys.argv[1:], env)\n"
+                    .format(sys.executable, body), encoding="utf-8")
+    path.chmod(0o755)
+    return path
+
+
+# Root ignores file modes through two capabilities. Dropped from the bounding set before exec, they
+# are gone in the new program, which then meets a mode-000 file as any other user does.
+WITHOUT_FILE_CAPABILITIES = """
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+    if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+        sys.exit("cannot drop capability {}".format(capability))
+env = os.environ
+"""
+
+# No HOME, and a user id the system has no account entry for: a user namespace that maps one such id
+# onto the caller, so every file the test made stays the caller's own.
+WITHOUT_HOME = """
+import ctypes, os, sys
+outer_uid, outer_gid = os.geteuid(), os.getegid()
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.unshare(0x10000000) != 0:  # CLONE_NEWUSER
+    sys.exit("user namespaces are not available")
+for name, text in (("setgroups", "deny"), ("uid_map", "{0} {1} 1"), ("gid_map", "{0} {2} 1")):
+    with open("/proc/self/" + name, "w") as handle:
+        handle.write(text.format(ACCOUNTLESS_ID, outer_uid, outer_gid))
+env = {name: value for name, value in os.environ.items() if name not in ("HOME", "USERPROFILE")}
+"""
+
+
+@pytest.fixture
+def python_that_cannot_read_mode_000(tmp_path):
+    """A Python (None: the usual one) for which a mode-000 file is unreadable; skips where none is."""
+    if os.name == "nt" or not hasattr(os, "geteuid"):
+        pytest.skip("file modes do not deny reading on Windows")
+    python = None
+    if os.geteuid() == 0:
+        python = make_python_wrapper(tmp_path / "python-without-file-capabilities",
+                                     WITHOUT_FILE_CAPABILITIES)
+    probe = tmp_path / "probe"
+    probe.write_text("x", encoding="utf-8")
+    probe.chmod(0)
+    try:
+        check = subprocess.run([str(python or sys.executable), "-c", "open({!r}).read()".format(str(probe))],
+                               stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    finally:
+        probe.chmod(0o600)
+        probe.unlink()
+    if b"PermissionError" not in check.stderr:
+        pytest.skip("cannot make a file unreadable here")
+    return python
+
+
+@pytest.fixture
+def python_without_home(tmp_path):
+    """A Python run with no HOME as a user with no account entry; skips where that cannot be made."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("needs Linux user namespaces")
+    import pwd
+    for candidate in range(54321, 54400):
+        try:
+            pwd.getpwuid(candidate)
+        except KeyError:
+            break
+    else:
+        pytest.skip("no free user id")
+    python = make_python_wrapper(tmp_path / "python-without-home",
+                                 WITHOUT_HOME.replace("ACCOUNTLESS_ID", str(candidate)))
+    check = subprocess.run([str(python), "-c", "import os; print(os.path.expanduser('~'))"],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30,
+                           env=base_environment(tmp_path))
+    if check.returncode != 0 or check.stdout.strip() != "~":
+        pytest.skip("cannot run without a home folder here")
+    return python
 
 
 @pytest.fixture
@@ -112,6 +201,22 @@ def test_usage_errors_exit_2_without_touching_the_state(gossamer, state_file, ar
     assert not state_file.exists()
 
 
+@pytest.mark.parametrize("args", [
+    ["--bogus", "--json"],
+    ["--reset", "--dismiss", "--json"],
+    ["--json", "--state-file="],
+    ["--status", "--should-prompt", "--js"],
+])
+def test_usage_errors_with_json_print_one_error_object(gossamer, state_file, args):
+    result = gossamer(*args)
+    assert result.returncode == 2
+    assert result.json["status"] == "usage_error"
+    assert result.json["exit_code"] == 2
+    assert result.json["error"].startswith("gossamer.py: ")
+    assert "usage: gossamer.py" in result.stderr
+    assert not state_file.exists()
+
+
 # --- --dismiss, --never-install, --reset ---------------------------------------------------------
 
 def test_dismiss_records_now_as_float_seconds(gossamer, state_file):
@@ -139,6 +244,18 @@ def test_never_install_wins_when_both_are_given(gossamer, state_file):
     assert read_json(state_file) == {"never_install": True}
     assert len(result.stderr.strip().splitlines()) == 1
     assert "for good" in result.stderr
+
+
+def test_dismiss_after_never_install_says_that_never_still_holds(gossamer, state_file):
+    gossamer("--never-install")
+    result = gossamer("--dismiss")
+    assert result.returncode == 0
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "24 hours" not in result.stderr
+    assert "never" in result.stderr and "no reminder" in result.stderr
+    data = read_json(state_file)
+    assert data["never_install"] is True and type(data["last_interaction"]) is float
 
 
 def test_reset_forgets_both_choices_and_keeps_other_keys(gossamer, state_file):
@@ -232,6 +349,167 @@ def test_a_last_interaction_that_is_not_a_time_is_ignored_with_a_warning(gossame
     assert "not a Unix time" in result.stderr
     assert gossamer("--dismiss").returncode == 0
     assert type(read_json(state_file)["last_interaction"]) is float
+
+
+@pytest.mark.parametrize("flag", ["--dismiss", "--never-install", "--reset"])
+def test_an_unreadable_state_file_is_never_overwritten(run_script, state_file, flag,
+                                                       python_that_cannot_read_mode_000):
+    write_state(state_file, {"other_tool": {"keep": [1, 2]}, "last_interaction": 1.5})
+    before = state_file.read_bytes()
+    state_file.chmod(0)
+    try:
+        result = run_script("gossamer.py", "--state-file", state_file, flag,
+                            python=python_that_cannot_read_mode_000)
+    finally:
+        state_file.chmod(0o600)
+    assert result.returncode == 1
+    assert "cannot be read" in result.stderr and "not saved" in result.stderr
+    assert "24 hours" not in result.stderr and "for good" not in result.stderr
+    assert state_file.read_bytes() == before
+
+
+def test_an_unreadable_state_file_reads_as_empty_with_a_warning(run_script, state_file,
+                                                                python_that_cannot_read_mode_000):
+    write_state(state_file, {"never_install": True})
+    state_file.chmod(0)
+    try:
+        result = run_script("gossamer.py", "--state-file", state_file, "--should-prompt",
+                            python=python_that_cannot_read_mode_000)
+    finally:
+        state_file.chmod(0o600)
+    assert result.returncode == 0
+    warnings = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "cannot be read" in warnings[0]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_named_pipe_as_state_file_is_refused_for_writes_without_hanging(run_script, tmp_path):
+    pipe = tmp_path / "state.json"
+    os.mkfifo(str(pipe))
+    result = run_script("gossamer.py", "--state-file", pipe, "--dismiss", timeout=20)
+    assert result.returncode == 1
+    assert "not a regular file" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "project", "state.json"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+@pytest.mark.parametrize("flag", ["--status", "--should-prompt"])
+def test_a_named_pipe_as_state_file_reads_as_empty_with_a_warning(run_script, tmp_path, flag):
+    pipe = tmp_path / "state.json"
+    os.mkfifo(str(pipe))
+    result = run_script("gossamer.py", "--state-file", pipe, flag, timeout=20)
+    assert result.returncode == 0
+    warnings = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "not a regular file" in warnings[0]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_a_device_as_state_file_is_refused_for_writes(run_script):
+    result = run_script("gossamer.py", "--state-file", "/dev/zero", "--never-install", timeout=20)
+    assert result.returncode == 1
+    assert "not a regular file" in result.stderr
+    assert not os.path.exists("/dev/zero.lock")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_a_device_as_state_file_reads_as_empty_with_a_warning(run_script):
+    result = run_script("gossamer.py", "--state-file", "/dev/zero", "--status", "--json", timeout=20)
+    assert result.returncode == 0
+    assert result.json["should_prompt"] is True
+    assert "not a regular file" in result.json["warnings"][0]
+
+
+@pytest.fixture
+def sparse_state_file():
+    """An 8 GiB state file of holes, kept out of tmp_path so run_script's snapshot need not hash it."""
+    folder = tempfile.mkdtemp(prefix="gossamer-sparse-")
+    path = os.path.join(folder, "state.json")
+    try:
+        with open(path, "wb") as handle:
+            handle.truncate(8 * 1024 ** 3)
+    except OSError:
+        shutil.rmtree(folder)
+        pytest.skip("this file system cannot hold a sparse file of 8 GiB")
+    yield Path(path)
+    shutil.rmtree(folder)
+
+
+def test_a_state_file_over_1_mib_is_refused_for_writes_and_left_alone(gossamer, state_file):
+    state_file.parent.mkdir(parents=True)
+    state_file.write_bytes(b" " * (1024 * 1024 + 1))
+    result = gossamer("--dismiss")
+    assert result.returncode == 1
+    assert "1048577 bytes" in result.stderr and "not saved" in result.stderr
+    assert state_file.read_bytes() == b" " * (1024 * 1024 + 1)
+
+
+def test_a_sparse_8_gib_state_file_is_refused_for_writes_without_reading_it(run_script,
+                                                                              sparse_state_file):
+    result = run_script("gossamer.py", "--state-file", sparse_state_file, "--never-install", timeout=20)
+    assert result.returncode == 1
+    assert "8589934592 bytes" in result.stderr
+    assert sparse_state_file.stat().st_size == 8 * 1024 ** 3
+
+
+def test_a_state_file_over_1_mib_reads_as_empty_with_a_warning(run_script, sparse_state_file):
+    result = run_script("gossamer.py", "--state-file", sparse_state_file, "--should-prompt", timeout=20)
+    assert result.returncode == 0
+    warnings = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "bytes" in warnings[0]
+
+
+def test_an_infinite_last_interaction_means_no_dismissal(gossamer, state_file):
+    state_file.parent.mkdir(parents=True)
+    state_file.write_text('{"last_interaction": 1e999}', encoding="utf-8")
+    result = gossamer("--should-prompt")
+    assert result.returncode == 0
+    assert "not a Unix time" in result.stderr
+
+
+@pytest.mark.parametrize("flag", ["--never-install", "--reset"])
+def test_an_infinite_last_interaction_is_never_written_back(gossamer, state_file, flag):
+    state_file.parent.mkdir(parents=True)
+    state_file.write_text('{"keep": 1, "last_interaction": 1e999}', encoding="utf-8")
+    assert gossamer(flag).returncode == 0
+    assert "keep" in strict_json(state_file)
+    assert "last_interaction" not in strict_json(state_file)
+
+
+@pytest.mark.parametrize("content", ['{"other": 1e999}', '{"other": {"deep": [NaN]}}',
+                                     '{"never_install": -Infinity}'])
+def test_a_non_finite_number_in_another_key_makes_the_whole_file_corrupt(gossamer, state_file, content):
+    state_file.parent.mkdir(parents=True)
+    state_file.write_text(content, encoding="utf-8")
+    result = gossamer("--should-prompt")
+    assert result.returncode == 0
+    assert "treating it as empty" in result.stderr and "infinite" in result.stderr
+
+
+def test_a_file_corrupt_by_a_non_finite_number_is_rewritten_as_strict_json(gossamer, state_file):
+    state_file.parent.mkdir(parents=True)
+    state_file.write_text('{"other": 1e999, "nan": NaN}', encoding="utf-8")
+    assert gossamer("--dismiss").returncode == 0
+    assert set(strict_json(state_file)) == {"last_interaction"}
+
+
+def test_no_home_and_no_agents_folder_asks_for_a_state_file(run_script, project, tmp_path,
+                                                            python_without_home):
+    assert no_agents_folder_above(tmp_path)
+    script = install_copy(project / ".claude" / "skills" / SKILL)
+    for flags in (["--dismiss"], ["--should-prompt"]):
+        result = run_script(str(script), *flags, python=python_without_home)
+        assert result.returncode == 1
+        assert "unexpected error" not in result.stderr
+        assert "home folder" in result.stderr and "--state-file" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_no_home_with_a_state_file_works(run_script, project, state_file, python_without_home):
+    script = install_copy(project / ".claude" / "skills" / SKILL)
+    result = run_script(str(script), "--state-file", state_file, "--never-install", "--status", "--json",
+                        python=python_without_home)
+    assert result.returncode == 0
+    assert result.json["never_install"] is True
 
 
 def test_unwritable_location_exits_1_with_a_clear_message(run_script, tmp_path):

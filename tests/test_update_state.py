@@ -40,10 +40,20 @@ def test_the_skill_folder_itself_is_never_the_root(tmp_path):
 
 
 def test_state_file_falls_back_to_the_home_agents_folder(tmp_path, monkeypatch):
-    monkeypatch.setattr(Path, "home", classmethod(lambda cls: tmp_path / "home"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("USERPROFILE", str(tmp_path / "home"))
     skill_dir = tmp_path / "project" / ".claude" / "skills" / "s"
     skill_dir.mkdir(parents=True)
     assert update_state.default_state_file(skill_dir) == tmp_path / "home" / ".agents" / "state.json"
+
+
+def test_no_home_and_no_root_means_no_default_state_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(update_state, "home_folder", lambda: None)
+    skill_dir = tmp_path / "project" / ".claude" / "skills" / "s"
+    skill_dir.mkdir(parents=True)
+    with pytest.raises(update_state.NoStateLocation, match="no home folder"):
+        update_state.default_state_file(skill_dir)
+    assert update_state.find_update_check(skill_dir) is None
 
 
 def test_update_check_is_found_next_to_the_skill(tmp_path):
@@ -78,6 +88,32 @@ def test_an_unreadable_state_file_is_empty_state_with_one_warning(tmp_path):
     (tmp_path / "state.json").mkdir()
     state = update_state.read_state(tmp_path / "state.json")
     assert state.data == {} and state.unusable and len(state.warnings) == 1
+    assert state.unreadable
+
+
+@pytest.mark.parametrize("content", [b"", b"{", b"[]", b'{"x": NaN}'])
+def test_a_corrupt_state_file_is_unusable_but_not_unreadable(tmp_path, content):
+    path = tmp_path / "state.json"
+    path.write_bytes(content)
+    state = update_state.read_state(path)
+    assert state.unusable and not state.unreadable
+
+
+def test_a_state_file_over_1_mib_is_unreadable_and_never_replaced(tmp_path):
+    path = tmp_path / "state.json"
+    with open(str(path), "wb") as handle:
+        handle.truncate(fsutil.SMALL_FILE_LIMIT + 1)
+    assert update_state.read_state(path).unreadable
+    with pytest.raises(StateWriteError, match="replacing that file unread"):
+        update_state.record_never_install(path)
+    assert path.stat().st_size == fsutil.SMALL_FILE_LIMIT + 1
+    assert not (tmp_path / "state.json.lock").exists()
+
+
+def test_a_path_through_a_file_reads_as_missing(tmp_path):
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    state = update_state.read_state(tmp_path / "a-file" / "state.json")
+    assert not state.exists and state.warnings == []
 
 
 def test_a_byte_order_mark_is_accepted(tmp_path):
@@ -93,6 +129,14 @@ def test_a_last_interaction_that_is_not_a_unix_time_counts_as_none(tmp_path, val
     state = update_state.read_state(path)
     assert state.last_interaction is None
     assert len(state.warnings) == 1
+
+
+def test_an_overflowing_last_interaction_is_ignored_but_keeps_the_rest_of_the_file(tmp_path):
+    path = tmp_path / "state.json"
+    path.write_text('{"last_interaction": 1e999, "never_install": true}', encoding="utf-8")
+    state = update_state.read_state(path)
+    assert state.last_interaction is None and state.never_install is True
+    assert not state.unusable
 
 
 def test_an_integer_last_interaction_is_a_time(tmp_path):
@@ -114,6 +158,13 @@ def test_a_lone_surrogate_in_a_foreign_key_survives_a_save(tmp_path):
     path.write_text('{"odd": "\\ud800"}', encoding="utf-8")
     update_state.record_never_install(path)
     assert json.loads(path.read_text(encoding="utf-8")) == {"odd": "\ud800", "never_install": True}
+
+
+def test_a_save_that_would_hold_infinity_is_refused(tmp_path):
+    path = tmp_path / "state.json"
+    with pytest.raises(StateWriteError, match="JSON cannot carry"):
+        update_state.update_state(path, lambda data: data.update(other=float("inf")) or True)
+    assert not path.exists()
 
 
 def test_forgetting_with_no_file_creates_no_file_folder_or_lock(tmp_path):

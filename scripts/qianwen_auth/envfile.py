@@ -7,12 +7,13 @@ replace one line and leave every other byte as it was.
 
 import bisect
 import re
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional
 
-MAX_BYTES = 1024 * 1024
+from .fsutil import SMALL_FILE_LIMIT, FileNotRead, read_small_file
+
+MAX_BYTES = SMALL_FILE_LIMIT
 
 # The grammar is python-dotenv's (so values match what the family's loaders see), written out here
 # because the runtime may not import it. "Blank" means whitespace other than a line break.
@@ -181,26 +182,12 @@ def decode_env_bytes(data, path=None):
 def read_env_file(path):
     """Read and parse a .env file, or raise EnvFileError with a message that names the file only."""
     path = Path(path)
-    if path.is_dir():
-        raise EnvFileError("{} is a directory, not a .env file".format(path))
     try:
-        info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            # A pipe or device could block or never end; a script must not hang on its .env.
-            raise EnvFileError("{} is not a regular file (a pipe, socket or device); it is not "
-                               "read".format(path))
-        size = info.st_size
-        if size > MAX_BYTES:
-            raise EnvFileError("{} is {} bytes; a .env file over {} bytes is not read".format(
-                path, size, MAX_BYTES))
-        with open(str(path), "rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
-    except EnvFileError:
-        raise
+        data = read_small_file(path, what=".env file", limit=MAX_BYTES)
+    except FileNotRead as refusal:
+        raise EnvFileError(str(refusal)) from None
     except PermissionError:
         raise EnvFileError("{} cannot be read: permission denied".format(path)) from None
     except OSError as error:
         raise EnvFileError("{} cannot be read: {}".format(path, error.strerror or type(error).__name__)) from None
-    if len(data) > MAX_BYTES:
-        raise EnvFileError("{} is larger than {} bytes and is not read".format(path, MAX_BYTES))
     return parse_env_text(decode_env_bytes(data, path), path)

@@ -7,6 +7,7 @@ renamed over the target, so a reader sees the old file or the new one, never hal
 import contextlib
 import errno
 import os
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -19,6 +20,9 @@ AGENT_SKILL_FOLDERS = (".claude", ".agents", ".qwen", ".gemini", ".codex", ".cur
                        ".config", ".windsurf", ".trae", ".kiro", ".github")
 
 _REPLACE_RETRIES = 10
+
+# Our small files (.env, the update-reminder state) are never near this; anything larger is a mistake.
+SMALL_FILE_LIMIT = 1024 * 1024
 
 
 def script_command(name, cwd=None):
@@ -35,6 +39,40 @@ def script_command(name, cwd=None):
 
 class WriteRefused(Exception):
     """A write we refuse by policy (skill folder, skills tree); the message says why."""
+
+
+class FileNotRead(Exception):
+    """An existing path we will not read (folder, pipe, device, over the limit); the message names
+    the path and why, never content."""
+
+
+def read_small_file(path, what="file", limit=SMALL_FILE_LIMIT):
+    """The bytes of the regular file at path, of at most limit bytes.
+
+    Raises FileNotRead for a folder, a pipe, socket or device (reading could block or never end) and
+    for a file over the limit (a sparse one too); OSError from opening or reading passes through
+    (FileNotFoundError when nothing is there, PermissionError, ...). what names the file in messages.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise FileNotRead("{} is a directory, not a {}".format(path, what))
+    _check_small_regular(os.stat(str(path)), path, what, limit)
+    # Non-blocking, in case a pipe took the file's place since the check above.
+    fd = os.open(str(path), os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as handle:
+        _check_small_regular(os.fstat(handle.fileno()), path, what, limit)
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise FileNotRead("{} is larger than {} bytes and is not read".format(path, limit))
+    return data
+
+
+def _check_small_regular(info, path, what, limit):
+    if not stat.S_ISREG(info.st_mode):
+        raise FileNotRead("{} is not a regular file (a pipe, socket or device); it is not read".format(path))
+    if info.st_size > limit:
+        raise FileNotRead("{} is {} bytes; a {} over {} bytes is not read".format(path, info.st_size, what,
+                                                                                 limit))
 
 
 def replace_with_retry(source, target):

@@ -20,7 +20,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, List, Optional
 
-from .fsutil import SKILL_DIR, atomic_write_bytes, file_lock, skills_tree_reason
+from .fsutil import (
+    SKILL_DIR, FileNotRead, atomic_write_bytes, file_lock, read_small_file, skills_tree_reason,
+)
 
 QUIET_SECONDS = 24 * 60 * 60
 UPDATE_CHECK_SKILL = "qianwen-update-check"
@@ -39,13 +41,24 @@ class StateWriteError(Exception):
     """The state was not saved: refused by policy or by the file system. The message says which."""
 
 
+class NoStateLocation(Exception):
+    """No .agents folder above the skill and no home folder: only --state-file can say where."""
+
+
 @dataclass
 class StoredState:
-    """The state file's object as read; empty when the file is missing or unusable."""
+    """The state file's object as read; empty when the file is missing or unusable.
+
+    unusable: empty, not JSON or not an object, so the next save rewrites it. unreadable: it is
+    there but was not read (permissions, a pipe or device, too large), so no save may replace it:
+    what other tools keep in it would be lost unseen.
+    """
     path: Path
     data: dict = field(default_factory=dict)
     exists: bool = False
     unusable: bool = False
+    unreadable: bool = False
+    problem: str = ""    # what is wrong with an unusable or unreadable file, for messages
     warnings: List[str] = field(default_factory=list)
 
     @property
@@ -76,13 +89,24 @@ def find_root(skill_dir=None):
     return None
 
 
+def home_folder():
+    """The user's home folder, or None when neither HOME (USERPROFILE) nor the account names one."""
+    # Path.home() raises RuntimeError or, on 3.9, KeyError then; expanduser leaves "~" as it was.
+    home = os.path.expanduser("~")
+    return None if home == "~" else Path(home)
+
+
 def state_root(skill_dir=None):
-    """The root the state belongs to: the one find_root finds, else the home folder."""
-    return find_root(skill_dir) or Path.home()
+    """The root the state belongs to: the one find_root finds, else the home folder (None if none)."""
+    return find_root(skill_dir) or home_folder()
 
 
 def default_state_file(skill_dir=None):
-    return state_root(skill_dir) / ".agents" / "state.json"
+    root = state_root(skill_dir)
+    if root is None:
+        raise NoStateLocation("there is no .agents folder above this skill and no home folder (HOME is "
+                              "not set and the account has none) to keep the update-reminder state in")
+    return root / ".agents" / "state.json"
 
 
 def find_update_check(skill_dir=None):
@@ -90,7 +114,8 @@ def find_update_check(skill_dir=None):
     skill_dir = Path(skill_dir or SKILL_DIR)
     root = state_root(skill_dir)
     candidates = [skill_dir.parent / UPDATE_CHECK_SKILL]
-    candidates += [root.joinpath(*folder.split("/"), UPDATE_CHECK_SKILL) for folder in _SKILL_FOLDERS]
+    if root is not None:
+        candidates += [root.joinpath(*folder.split("/"), UPDATE_CHECK_SKILL) for folder in _SKILL_FOLDERS]
     for candidate in candidates:
         if (candidate / "SKILL.md").is_file():
             return candidate
@@ -98,18 +123,19 @@ def find_update_check(skill_dir=None):
 
 
 def read_state(path):
-    """Read the state file. Never raises: a bad file becomes empty state plus one warning."""
+    """Read the state file. Never raises or blocks: a bad file becomes empty state plus one warning."""
     path = Path(path)
     state = StoredState(path)
     for attempt in range(2):
         try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
+            raw = read_small_file(path, what="state file")
+        except (FileNotFoundError, NotADirectoryError):
             return state
-        except OSError as error:
-            state.exists = state.unusable = True
-            state.warnings.append("cannot read the update-reminder state {} ({}); treating it as empty"
-                                  .format(path, error.strerror or error))
+        except (FileNotRead, OSError) as error:
+            state.exists = state.unusable = state.unreadable = True
+            state.problem = str(error) if isinstance(error, FileNotRead) else (
+                "{} cannot be read ({})".format(path, error.strerror or type(error).__name__))
+            state.warnings.append("the update-reminder state {}; treating it as empty".format(state.problem))
             return state
         state.exists = True
         data, problem = _parse(raw)
@@ -119,6 +145,7 @@ def read_state(path):
             time.sleep(_REREAD_DELAY)
     if problem is not None:
         state.unusable = True
+        state.problem = "{} {}".format(path, problem)
         state.warnings.append("the update-reminder state {} {}; treating it as empty (it is rewritten "
                               "on the next save)".format(path, problem))
         return state
@@ -137,15 +164,34 @@ def _parse(raw):
         return None, "is not valid JSON"
     if not isinstance(data, dict):
         return None, "is not a JSON object"
+    # Python reads NaN, Infinity and 1e999 but other tools' parsers do not, and a save would write
+    # them back as NaN or Infinity: such a file counts as corrupt. An unusable time of ours is only
+    # ignored (and dropped on the next save), so the rest of the file still counts.
+    if _holds_non_finite({key: value for key, value in data.items() if key != LAST_INTERACTION}):
+        return None, "holds NaN or an infinite number, which JSON cannot carry"
     return data, None
+
+
+def _holds_non_finite(value):
+    pending = [value]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            return True
+        if isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
 
 
 def update_state(path, change: Callable[[dict], bool], create=True):
     """Apply change(data) -> changed? to the state under a lock and save it atomically.
 
     Returns the StoredState as read before the change (for its warnings) and whether a save happened.
-    A file that was unusable is rewritten even when nothing changed. With create=False a missing
-    file stays missing (nothing is created, not even the folder or the lock). Raises StateWriteError.
+    A file that was unusable is rewritten even when nothing changed; one that could not be read is
+    never replaced. With create=False a missing file stays missing (nothing is created, not even the
+    folder or the lock). Raises StateWriteError.
     """
     path = Path(path)
     reason = skills_tree_reason(path)
@@ -155,16 +201,19 @@ def update_state(path, change: Callable[[dict], bool], create=True):
     target = Path(os.path.realpath(str(path)))
     if target.is_dir():
         raise StateWriteError("refusing to write {}: it is a folder, not a file".format(path))
-    if not create and not target.exists():
-        return read_state(target), False
+    # Looked at once before the lock too, so nothing (not even a lock file) is made beside a device.
+    before = _readable_or_refuse(target)
+    if not create and not before.exists:
+        return before, False
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with file_lock(str(target) + ".lock"):
-            before = read_state(target)
+            before = _readable_or_refuse(target)
             data = dict(before.data)
             changed = change(data)
             if not (changed or before.unusable) or (not create and not before.exists):
                 return before, False
+            _drop_unusable_time(data)
             atomic_write_bytes(target, _encode(data))
     except OSError as error:
         raise StateWriteError("could not save the update-reminder state {} ({})".format(
@@ -172,13 +221,32 @@ def update_state(path, change: Callable[[dict], bool], create=True):
     return before, True
 
 
+def _readable_or_refuse(target):
+    state = read_state(target)
+    if state.unreadable:
+        raise StateWriteError("{}. The update-reminder state was not saved: replacing that file unread "
+                              "would lose what other tools keep in it; fix or move it".format(state.problem))
+    return state
+
+
+def _drop_unusable_time(data):
+    """A non-finite last_interaction (1e999 reads as infinity) would be written as Infinity: drop it."""
+    value = data.get(LAST_INTERACTION)
+    if isinstance(value, float) and not math.isfinite(value):
+        del data[LAST_INTERACTION]
+
+
 def _encode(data):
+    # Strict JSON: other tools' parsers reject NaN and Infinity (allow_nan=False is the backstop).
+    if _holds_non_finite(data):
+        raise StateWriteError("the update-reminder state was not saved: it would hold NaN or an "
+                              "infinite number, which JSON cannot carry")
     try:
-        text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+        text = json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
         return text.encode("utf-8")
     except UnicodeEncodeError:
         # A lone surrogate from a \\ud800-style escape cannot be UTF-8; keep it escaped instead.
-        return (json.dumps(data, ensure_ascii=True, indent=2) + "\n").encode("ascii")
+        return (json.dumps(data, ensure_ascii=True, indent=2, allow_nan=False) + "\n").encode("ascii")
 
 
 def record_dismissal(path, now=None):
