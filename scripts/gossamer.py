@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from qianwen_auth import VERSION, update_state
+from qianwen_auth.cli import Parser
 from qianwen_auth.redact import redact
 
 PROG = "gossamer.py"
@@ -41,22 +42,9 @@ SHORT_HELP = ("Records the answer to the update-check reminder (--dismiss, --nev
 WRITE_HINT = "Pass --state-file PATH to keep the choice in a writable place outside the skill."
 
 
-class _Parser(argparse.ArgumentParser):
-    """Usage errors exit 2; with --json they are also one JSON object on stdout."""
-
-    argv = ()
-
-    def error(self, message):
-        # argparse takes any unambiguous prefix of --json (--js) as --json.
-        if any(len(arg) > 2 and "--json".startswith(arg) for arg in self.argv):
-            print(json.dumps({"status": "usage_error", "exit_code": 2,
-                              "error": redact("{}: {}".format(self.prog, message))}))
-        super().error(message)
-
-
 def build_parser(argv=()):
-    parser = _Parser(
-        prog=PROG, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = Parser(
+        prog=PROG, epilog=EPILOG, argv=list(argv), error_status="usage_error", message_field="error",
         description="Save the user's answer to the update-check reminder where every QianWen skill "
                     "reads it (24 hours of quiet, or never again), and tell an agent whether it may "
                     "offer the three choices now.")
@@ -75,7 +63,6 @@ def build_parser(argv=()):
     parser.add_argument("--state-file", metavar="PATH", type=_state_file_argument,
                         help="use this state file instead of the shared one")
     parser.add_argument("--version", action="version", version="%(prog)s " + VERSION)
-    parser.argv = list(argv)
     return parser
 
 

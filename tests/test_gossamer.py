@@ -205,7 +205,7 @@ def test_usage_errors_exit_2_without_touching_the_state(gossamer, state_file, ar
     ["--bogus", "--json"],
     ["--reset", "--dismiss", "--json"],
     ["--json", "--state-file="],
-    ["--status", "--should-prompt", "--js"],
+    ["--status", "--should-prompt", "--json"],
 ])
 def test_usage_errors_with_json_print_one_error_object(gossamer, state_file, args):
     result = gossamer(*args)
@@ -215,6 +215,11 @@ def test_usage_errors_with_json_print_one_error_object(gossamer, state_file, arg
     assert result.json["error"].startswith("gossamer.py: ")
     assert "usage: gossamer.py" in result.stderr
     assert not state_file.exists()
+
+
+def test_abbreviated_flags_are_not_accepted(gossamer):
+    result = gossamer("--js", "--status")
+    assert result.returncode == 2 and "unrecognized arguments: --js" in result.stderr
 
 
 # --- --dismiss, --never-install, --reset ---------------------------------------------------------
