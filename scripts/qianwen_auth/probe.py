@@ -6,6 +6,7 @@ HTTP, TLS and proxy modules are imported here, when a request is made, to keep -
 """
 
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
@@ -13,6 +14,7 @@ from typing import Dict, List, Optional, Sequence
 from .redact import redact, redact_url
 
 MAX_BODY = 1024 * 1024
+_CONTEXT_LOCK = threading.Lock()
 
 # Error kinds, as verdicts and hints speak of them.
 DNS, REFUSED, TIMEOUT, TLS, PROXY, RESET, NETWORK, BAD_REQUEST = (
@@ -82,6 +84,18 @@ def _proxy_problem(proxy):
     return None
 
 
+_CONTEXT = []
+
+
+def shared_ssl_context():
+    """One verifying context for the whole run: building one reads the system's CA store, which
+    costs more than a loopback round trip, and a region scan would otherwise build four."""
+    with _CONTEXT_LOCK:
+        if not _CONTEXT:
+            _CONTEXT.append(ssl_context())
+        return _CONTEXT[0]
+
+
 def ssl_context():
     """The default verifying context, plus SSL_CERT_FILE / SSL_CERT_DIR when they are set
     (for intercepting proxies and private CAs). Verification is never turned off."""
@@ -102,7 +116,7 @@ def ssl_context():
     return context
 
 
-def _opener(proxy):
+def _opener(proxy, https):
     import urllib.request
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -110,9 +124,10 @@ def _opener(proxy):
         def redirect_request(self, *args, **kwargs):
             return None
 
-    return urllib.request.build_opener(
-        urllib.request.ProxyHandler({"http": proxy, "https": proxy} if proxy else {}), NoRedirect(),
-        urllib.request.HTTPSHandler(context=ssl_context()))
+    handlers = [urllib.request.ProxyHandler({"http": proxy, "https": proxy} if proxy else {}), NoRedirect()]
+    if https:
+        handlers.append(urllib.request.HTTPSHandler(context=shared_ssl_context()))
+    return urllib.request.build_opener(*handlers)
 
 
 def _classify(error, proxy):
@@ -155,7 +170,7 @@ def _perform(request, timeout, secrets):
         exchange.error, exchange.detail, exchange.proxy = PROXY, problem, None
         return exchange
     try:
-        opener = _opener(proxy)
+        opener = _opener(proxy, request.url.lower().startswith("https:"))
     except CaFileError as error:
         exchange.error, exchange.detail = CA_FILE, redact(str(error), secrets)
         return exchange
@@ -180,7 +195,7 @@ def _perform(request, timeout, secrets):
 
 def send_all(requests: Sequence[Request], deadline, secrets=()) -> List[Exchange]:
     """Send requests concurrently; whatever has not answered by deadline (monotonic) is a timeout."""
-    import threading
+    import urllib.request  # noqa: F401  (imported once here, not in every worker thread)
     results: List[Optional[Exchange]] = [None] * len(requests)
     finished = threading.Event()
     lock = threading.Lock()
