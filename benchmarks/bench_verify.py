@@ -5,7 +5,9 @@
 2. time to verdict against a loopback server that adds 100 ms to every answer, against a minimal
    urllib script sending the same request (goal: within 1.15x), and against one curl call;
 3. wrong_region: how many probe round trips it costs (goal: about 2, not 5);
-4. black hole: how long past --timeout a run against a silent host takes (goal: under 1 s).
+4. black hole: how long past --timeout a run against a silent host takes (goal: under 1 s);
+5. hostile input: how the time of the .env parser, the redactor and the OSS error reader grows when
+   the input doubles (goal: about 2x, i.e. linear; a backtracking regex shows 4x).
 Uses the tests' loopback fakes; nothing leaves the machine.
 """
 
@@ -96,6 +98,36 @@ def black_hole_overshoot(timeout=2.0):
         return time.perf_counter() - started - timeout
 
 
+def _best_of(function, argument, runs=3):
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        function(argument)
+        samples.append(time.perf_counter() - started)
+    return min(samples)
+
+
+def growth(function, make_input, size):
+    """Time for an input of 2*size over time for size: about 2 when linear."""
+    return _best_of(function, make_input(2 * size)) / _best_of(function, make_input(size))
+
+
+def hostile_inputs():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from qianwen_auth.envfile import parse_env_text
+    from qianwen_auth.oss_answer import parse_error
+    from qianwen_auth.probe import Exchange
+    from qianwen_auth.redact import redact
+    return [
+        (".env blank run", growth(parse_env_text, lambda n: "A=x" + " " * n + "y\n", 100000)),
+        (".env bad lines", growth(parse_env_text, lambda n: "a b\n" * n, 50000)),
+        ("redact echoes", growth(lambda text: redact(text, [KEY]), lambda n: (KEY + " ") * n, 5000)),
+        ("redact fields", growth(redact, lambda n: "authorization:" * n, 20000)),
+        ("OSS error tags", growth(lambda body: parse_error(Exchange("PUT", "u", status=500, body=body)),
+                                  lambda n: b"<Error>" + b"<Code><Message><RequestId>" * n, 10000)),
+    ]
+
+
 def main():
     print("verify.py benchmark ({} on {} cores; medians of {} runs)".format(
         sys.version.split()[0], os.cpu_count(), RUNS))
@@ -112,6 +144,9 @@ def main():
     print("wrong_region  {:.1f} probe round trips (goal: about 2; one after another would be 4)".format(trips))
     overshoot = black_hole_overshoot()
     print("black hole    ended {:+.2f} s past --timeout 2 (goal: under +1 s)".format(overshoot))
+    for name, ratio in hostile_inputs():
+        print("hostile input {:<15} doubling the input: {:.1f}x the time (goal: about 2x, linear)".format(
+            name, ratio))
     return 0
 
 

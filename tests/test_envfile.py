@@ -11,7 +11,6 @@ could hang a foreground command.
 import io
 import os
 import random
-import time
 from importlib.metadata import version
 
 import pytest
@@ -329,17 +328,13 @@ def test_decode_error_message_names_the_byte_offset_only():
 
 def test_a_full_size_file_of_short_lines_parses_quickly():
     text = "A=1\n" * (MAX_BYTES // 4)
-    started = time.perf_counter()
     env = parse_env_text(text)
-    assert time.perf_counter() - started < 5
     assert env.last("A").line == MAX_BYTES // 4
 
 
 def test_a_full_size_file_of_unparseable_lines_parses_quickly():
     text = "a b\n" * (MAX_BYTES // 4)
-    started = time.perf_counter()
     env = parse_env_text(text)
-    assert time.perf_counter() - started < 5
     assert len(env.warnings) == MAX_BYTES // 4
 
 
@@ -353,3 +348,10 @@ def test_parsing_matches_python_dotenv_on_random_fragments():
     for _ in range(2000):
         text = "".join(rng.choice(FRAGMENTS) for _ in range(rng.randint(1, 30)))
         assert ours(text) == oracle(text), repr(text)
+
+
+def test_a_long_run_of_blanks_in_an_unquoted_value_keeps_its_inner_blanks():
+    # This input once took 16 s (a backtracking regex); make bench times it now.
+    from qianwen_auth.envfile import parse_env_text
+    env = parse_env_text("A=x" + " " * 200000 + "y # note\n")
+    assert env.last("A").value == "x" + " " * 200000 + "y"

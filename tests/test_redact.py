@@ -2,7 +2,6 @@
 
 import http.client
 import json
-import time
 import urllib.parse
 
 import pytest
@@ -218,10 +217,9 @@ def test_secret_part_drops_only_the_type_prefix():
     "authorization:" * 70000, "LTAI" * 250000, "api_key=" * 120000, "a:" * 500000, "<AccessKeyId>" * 80000,
     "http://a:" + "b" * 1000000, KEY * 30000,
 ])
-def test_very_long_text_is_redacted_in_linear_time(text):
-    started = time.perf_counter()
-    redact(text, ALL)
-    assert time.perf_counter() - started < 3
+def test_very_long_text_is_redacted(text):
+    # make bench times the worst of these inputs; here they must simply come out masked.
+    assert not any(secret in redact(text, ALL) for secret in ALL if len(secret) > 8)
 
 
 # --- URLs fit to show -------------------------------------------------------------------------------------

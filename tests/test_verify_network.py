@@ -4,7 +4,6 @@ Official hosts are reached as themselves through the test CONNECT proxy with the
 (official_env), so region scans, TLS and proxies are exercised for real.
 """
 
-import time
 
 import pytest
 
@@ -157,13 +156,12 @@ def test_key_of_another_region_is_wrong_region_with_the_base_url_to_set(
 
 def test_region_scan_sends_the_other_regions_at_once(run_script, official_env, official_dashscope):
     official_dashscope.accept(CANARY_KEY, region="hk")
-    official_dashscope.latency = 0.4
-    started = time.monotonic()
+    official_dashscope.latency = 0.3
     result = verify(run_script, env=official_env)
     assert result.json["status"] == "wrong_region" and result.json["region"] == "hk"
-    # Sequential probing would take at least 4 x 0.4 s; concurrent takes about 2 x 0.4 s.
     assert len(result.json["probes"]) == 4
-    assert time.monotonic() - started < 4 * 0.4 + 1.0
+    # The three other regions were in flight together (make bench counts the round trips).
+    assert official_dashscope.max_in_flight == 3
 
 
 def test_no_region_scan_sends_one_request(run_script, official_env, official_dashscope):
@@ -252,11 +250,9 @@ def test_refused_connection_is_unreachable(run_script, closed_port):
 
 
 def test_black_holed_host_ends_within_the_timeout(run_script, blackhole):
-    started = time.monotonic()
     result = verify(run_script, "--timeout", "1", "--base-url", blackhole.url)
     assert result.json["status"] == "unreachable"
-    assert result.json["unreachable_reason"] == "timeout"
-    assert time.monotonic() - started < 1 + 3  # interpreter start-up included; make bench measures it
+    assert result.json["unreachable_reason"] == "timeout"  # make bench measures how soon it ends
 
 
 def test_slow_drip_server_cannot_stretch_the_run(run_script, slow_drip):

@@ -27,7 +27,6 @@ _EQUALS = re.compile(r"=[^\S\r\n]*")
 _SINGLE_QUOTED = re.compile(r"'((?:\\.|[^'\\])*)'", re.DOTALL)
 _DOUBLE_QUOTED = re.compile(r'"((?:\\.|[^"\\])*)"', re.DOTALL)
 _UNQUOTED_VALUE = re.compile(r"[^\r\n]*")
-_INLINE_COMMENT = re.compile(r"\s+#.*", re.DOTALL)
 _COMMENT = re.compile(r"[^\S\r\n]*#[^\r\n]*")
 _REST_OF_LINE = re.compile(r"[^\r\n]*")
 _END_OF_LINE = re.compile(r"[^\S\r\n]*(?=\r|\n|$)")
@@ -113,8 +112,18 @@ def _read_value(reader):
         if not found:
             raise _Unparseable("a quoted value is never closed")
         return _DOUBLE_ESCAPES.sub(lambda m: _DOUBLE_ESCAPE_VALUES[m.group(1)], found.group(1))
-    raw = reader.match(_UNQUOTED_VALUE).group(0)
-    return _INLINE_COMMENT.sub("", raw).rstrip()
+    return _strip_inline_comment(reader.match(_UNQUOTED_VALUE).group(0))
+
+
+def _strip_inline_comment(raw):
+    """An unquoted value ends at the first `#` that follows whitespace (python-dotenv's rule).
+    Scanned by hand: the regex form backtracks quadratically over long runs of blanks."""
+    position = raw.find("#", 1)
+    while position != -1:
+        if raw[position - 1].isspace():
+            return raw[:position].rstrip()
+        position = raw.find("#", position + 1)
+    return raw.rstrip()
 
 
 def _parse_statement(reader):

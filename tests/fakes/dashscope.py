@@ -124,6 +124,8 @@ class FakeDashScope:
         """Forget requests, keys and scenarios; back to the constructor's settings."""
         with self._lock:
             self.requests: List[RecordedRequest] = []
+            self.in_flight = 0
+            self.max_in_flight = 0   # most requests held at once: proves concurrency without clocks
             self._keys: Dict[str, set] = {}
             self._scenarios: List[Scenario] = []
             self._rejected_regions = set()
@@ -257,10 +259,19 @@ class FakeDashScope:
             self.requests.append(RecordedRequest(
                 handler.command, handler.path, host, region,
                 {name.lower(): value for name, value in handler.headers.items()}, body, via_proxy, key))
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
             matching = [s for s in self._scenarios if s.matches((path, route), region)]
             answer = next((s for s in reversed(matching) if s.answers), None)
             if answer is not None and answer.once:
                 self._scenarios.remove(answer)
+        try:
+            self._answer(handler, route, key, region, body, matching, answer, authorization)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _answer(self, handler, route, key, region, body, matching, answer, authorization):
         pause = self.latency + sum(s.delay for s in matching)
         if pause > 0:
             time.sleep(pause)
