@@ -2,11 +2,9 @@
 --json, one JSON object; and a main() wrapper that never shows a traceback."""
 
 import argparse
-import json
 import sys
 
 from . import VERSION
-from .redact import redact
 
 
 class Parser(argparse.ArgumentParser):
@@ -23,6 +21,8 @@ class Parser(argparse.ArgumentParser):
         self._message_field = message_field
 
     def error(self, message):
+        import json
+        from .redact import redact  # only on this path, so --help stays fast
         message = redact(message)
         seen = self._argv if self._argv is not None else sys.argv[1:]
         if any(arg == "--json" or arg.startswith("--json=") for arg in seen):

@@ -7,10 +7,12 @@ The family loads .env files without overwriting variables that exist, so an expo
 is empty hides the .env value of the same name; an empty alias falls through to the next name.
 """
 
+from __future__ import annotations
+
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional
 
 from .envfile import EnvFileError, read_env_file
 
@@ -24,8 +26,8 @@ class Setting:
     name: str
     value: str = field(repr=False)
     source: str = ""          # env:NAME or dotenv:<path>
-    path: Optional[Path] = None
-    line: Optional[int] = None
+    path: Path | None = None
+    line: int | None = None
 
     @property
     def where(self):
@@ -44,10 +46,10 @@ class Hidden:
 
 @dataclass
 class Resolution:
-    found: Optional[Setting] = None
-    shadowed: List[Setting] = field(default_factory=list)
-    hidden_by_empty: List[Hidden] = field(default_factory=list)
-    warnings: List[str] = field(default_factory=list)
+    found: Setting | None = None
+    shadowed: list[Setting] = field(default_factory=list)
+    hidden_by_empty: list[Hidden] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _quietly(check):
@@ -80,11 +82,11 @@ def dotenv_paths(cwd):
 class ConfigChain:
     """Environment first, then the .env files; each .env is read once, lazily."""
 
-    def __init__(self, environ: Optional[Mapping[str, str]] = None, cwd=None):
+    def __init__(self, environ: Mapping[str, str] | None = None, cwd=None):
         self.environ = dict(os.environ if environ is None else environ)
         self.cwd = Path(cwd or os.getcwd())
         self._files = None
-        self.warnings: List[str] = []
+        self.warnings: list[str] = []
 
     def env_files(self):
         if self._files is None:
@@ -151,9 +153,9 @@ class ConfigChain:
         result.warnings = list(self.warnings)
         return result
 
-    def lookup(self, name) -> Optional[Setting]:
+    def lookup(self, name) -> Setting | None:
         """A plain setting (QWEN_BASE_URL, OSS variables): environment, then the .env files."""
         return self.resolve((name,)).found
 
-    def lookup_all(self, names) -> Dict[str, Optional[Setting]]:
+    def lookup_all(self, names) -> dict[str, Setting | None]:
         return {name: self.lookup(name) for name in names}

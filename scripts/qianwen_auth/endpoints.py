@@ -5,9 +5,10 @@ a trailing slash, behind a gateway path prefix or not. Plain http is refused exc
 the key would cross the network in clear text.
 """
 
+from __future__ import annotations
+
 import ipaddress
 from dataclasses import dataclass
-from typing import Optional
 from urllib.parse import urlsplit
 
 from .regions import DEFAULT_REGION, REGION_HOSTS, REGION_NAMES, TOKEN_PLAN_HOSTS  # noqa: F401
@@ -127,7 +128,7 @@ def parse_base_url(raw):
     return Endpoint(origin, path, form, region or "custom")
 
 
-def choose_endpoint(cli_base_url: Optional[str], env_base_url: Optional[str], region: Optional[str]):
+def choose_endpoint(cli_base_url: str | None, env_base_url: str | None, region: str | None):
     """--base-url > QWEN_BASE_URL > --region > cn. Returns (Endpoint, where it came from)."""
     if cli_base_url:
         return parse_base_url(cli_base_url), "--base-url"

@@ -5,11 +5,12 @@ The parser keeps where each assignment stands (line and character offsets) so in
 replace one line and leave every other byte as it was.
 """
 
+from __future__ import annotations
+
 import bisect
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
 
 from .fsutil import SMALL_FILE_LIMIT, FileNotRead, read_small_file
 
@@ -45,7 +46,7 @@ class EnvFileError(Exception):
 @dataclass
 class Assignment:
     name: str
-    value: Optional[str] = field(repr=False)  # None for a bare NAME line without '='
+    value: str | None = field(repr=False)  # None for a bare NAME line without '='
     line: int = 0                             # 1-based line where the statement starts
     start: int = 0                            # character offsets in EnvFile.text of the whole
     end: int = 0                              # statement, inline comment included, line break not
@@ -53,13 +54,13 @@ class Assignment:
 
 @dataclass
 class EnvFile:
-    path: Optional[Path] = None
+    path: Path | None = None
     text: str = field(default="", repr=False)
-    assignments: List[Assignment] = field(default_factory=list)
-    warnings: List[str] = field(default_factory=list)
+    assignments: list[Assignment] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     bom: bool = False
 
-    def last(self, name) -> Optional[Assignment]:
+    def last(self, name) -> Assignment | None:
         """The assignment that wins: the last one of that name."""
         found = None
         for assignment in self.assignments:
@@ -67,10 +68,10 @@ class EnvFile:
                 found = assignment
         return found
 
-    def values(self) -> Dict[str, Optional[str]]:
+    def values(self) -> dict[str, str | None]:
         return {assignment.name: assignment.value for assignment in self.assignments}
 
-    def duplicates(self, name) -> List[int]:
+    def duplicates(self, name) -> list[int]:
         return [a.line for a in self.assignments if a.name == name]
 
 

@@ -1,11 +1,12 @@
 """Local checks of an API key, before anything is sent: placeholder, paste repairs, bad characters,
 key type and fingerprint. Nothing here touches the network."""
 
+from __future__ import annotations
+
 import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import List, Optional
 
 # What init_env.py writes; verify.py treats it as "not configured".
 PLACEHOLDER = "sk-your-key-here"
@@ -41,11 +42,11 @@ _QUOTES = ("\"", "'", "`", "\u201c\u201d", "\u2018\u2019")
 class KeyCheck:
     """What the local checks found. Holds the cleaned key only in `cleaned`; never printed."""
     cleaned: str = field(repr=False)
-    key_type: Optional[str] = None
+    key_type: str | None = None
     placeholder: bool = False
-    repairs: List[str] = field(default_factory=list)
-    problems: List[str] = field(default_factory=list)
-    invalid_reason: Optional[str] = None
+    repairs: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    invalid_reason: str | None = None
 
     @property
     def sendable(self):

@@ -5,11 +5,13 @@ server that trickles bytes or a black-holed address cannot stretch the run past 
 HTTP, TLS and proxy modules are imported here, when a request is made, to keep --help fast.
 """
 
+from __future__ import annotations
+
 import os
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
 
 from .redact import redact, redact_url
 
@@ -32,8 +34,8 @@ class CaFileError(Exception):
 class Request:
     method: str
     url: str
-    headers: Dict[str, str] = field(default_factory=dict, repr=False)
-    body: Optional[bytes] = field(default=None, repr=False)
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    body: bytes | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -41,13 +43,13 @@ class Exchange:
     """What one request got back. A status, or an error kind with a redacted detail."""
     method: str
     url: str
-    status: Optional[int] = None
-    headers: Dict[str, str] = field(default_factory=dict)
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
     body: bytes = field(default=b"", repr=False)
     elapsed_ms: int = 0
-    error: Optional[str] = None
+    error: str | None = None
     detail: str = ""
-    proxy: Optional[str] = None
+    proxy: str | None = None
 
     @property
     def location(self):
@@ -193,10 +195,10 @@ def _perform(request, timeout, secrets):
     return exchange
 
 
-def send_all(requests: Sequence[Request], deadline, secrets=()) -> List[Exchange]:
+def send_all(requests: Sequence[Request], deadline, secrets=()) -> list[Exchange]:
     """Send requests concurrently; whatever has not answered by deadline (monotonic) is a timeout."""
     import urllib.request  # noqa: F401  (imported once here, not in every worker thread)
-    results: List[Optional[Exchange]] = [None] * len(requests)
+    results: list[Exchange | None] = [None] * len(requests)
     finished = threading.Event()
     lock = threading.Lock()
     remaining = [len(requests)]

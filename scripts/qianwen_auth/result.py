@@ -3,8 +3,9 @@
 It never holds the key: only where it was found, its type and its fingerprint.
 """
 
+from __future__ import annotations
+
 from dataclasses import asdict, dataclass, field
-from typing import List, Optional
 
 from . import VERSION
 from .verdict import EXIT_CODES
@@ -13,30 +14,30 @@ from .verdict import EXIT_CODES
 @dataclass
 class KeyReport:
     set: bool = False
-    source: Optional[str] = None        # env:NAME or dotenv:<path>
-    where: Optional[str] = None         # the same, for people: "<path> line 3 (DASHSCOPE_API_KEY)"
-    type: Optional[str] = None          # standard / token_plan / unknown
-    fingerprint: Optional[str] = None
-    problems: List[str] = field(default_factory=list)
-    repairs: List[str] = field(default_factory=list)
-    shadowed: List[str] = field(default_factory=list)
+    source: str | None = None        # env:NAME or dotenv:<path>
+    where: str | None = None         # the same, for people: "<path> line 3 (DASHSCOPE_API_KEY)"
+    type: str | None = None          # standard / token_plan / unknown
+    fingerprint: str | None = None
+    problems: list[str] = field(default_factory=list)
+    repairs: list[str] = field(default_factory=list)
+    shadowed: list[str] = field(default_factory=list)
 
 
 @dataclass
 class ProbeReport:
     method: str
     url: str
-    http_status: Optional[int]
-    error_code: Optional[str]
-    request_id: Optional[str]
+    http_status: int | None
+    error_code: str | None
+    request_id: str | None
     elapsed_ms: int
 
 
 @dataclass
 class TokenPlanReport:
     checked: bool = False
-    accepted: Optional[bool] = None
-    region: Optional[str] = None
+    accepted: bool | None = None
+    region: str | None = None
 
 
 @dataclass
@@ -44,20 +45,20 @@ class Result:
     key: KeyReport = field(default_factory=KeyReport)
     status: str = "internal_error"
     hint: str = ""
-    endpoint: Optional[str] = None
-    endpoint_source: Optional[str] = None
-    endpoint_region: Optional[str] = None   # the region probed first (cn/intl/us/hk/custom)
-    region: Optional[str] = None            # where the key was accepted or belongs; else configured
-    probe: Optional[ProbeReport] = None
-    probes: List[ProbeReport] = field(default_factory=list)
-    suggested_base_url: Optional[str] = None
+    endpoint: str | None = None
+    endpoint_source: str | None = None
+    endpoint_region: str | None = None   # the region probed first (cn/intl/us/hk/custom)
+    region: str | None = None            # where the key was accepted or belongs; else configured
+    probe: ProbeReport | None = None
+    probes: list[ProbeReport] = field(default_factory=list)
+    suggested_base_url: str | None = None
     token_plan: TokenPlanReport = field(default_factory=TokenPlanReport)
-    unreachable_reason: Optional[str] = None
-    problem_detail: Optional[str] = None   # server message or network error text, redacted
-    notes: List[str] = field(default_factory=list)
-    warnings: List[str] = field(default_factory=list)
-    evidence: Optional[str] = None
-    evidence_skipped: Optional[str] = None
+    unreachable_reason: str | None = None
+    problem_detail: str | None = None   # server message or network error text, redacted
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    evidence: str | None = None
+    evidence_skipped: str | None = None
 
     @property
     def exit_code(self):

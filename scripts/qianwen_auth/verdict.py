@@ -1,9 +1,10 @@
 """From an HTTP answer to a probe outcome, and from the run to a status, an exit code and a hint."""
 
+from __future__ import annotations
+
 import json
 import re
 from dataclasses import dataclass
-from typing import Optional
 
 from . import probe as http
 from .redact import redact_url
@@ -26,13 +27,13 @@ _DENIED_CODES_PREFIX = ("accessdenied", "model.accessdenied", "workspace.accessd
 @dataclass
 class Outcome:
     kind: str
-    http_status: Optional[int] = None
-    error_code: Optional[str] = None
-    request_id: Optional[str] = None
-    message: Optional[str] = None      # server text, already redacted
-    retry_after: Optional[str] = None
-    location: Optional[str] = None     # where a redirect pointed (no query string)
-    reason: Optional[str] = None       # why api_error / unreachable, in our words
+    http_status: int | None = None
+    error_code: str | None = None
+    request_id: str | None = None
+    message: str | None = None      # server text, already redacted
+    retry_after: str | None = None
+    location: str | None = None     # where a redirect pointed (no query string)
+    reason: str | None = None       # why api_error / unreachable, in our words
 
 
 def _json_body(exchange):

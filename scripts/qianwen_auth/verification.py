@@ -4,11 +4,13 @@ Builds a plain Result as the checks run; report.py renders it once at the end. T
 stays in `KeyCheck.cleaned` and the request headers, nowhere else.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import List, Mapping, Optional
 
 from . import endpoints, keys, verdict
 from .credentials import ConfigChain
@@ -27,22 +29,22 @@ REPAIR_WORDS = {"surrounding_whitespace": "spaces around the key",
 
 @dataclass
 class Options:
-    base_url: Optional[str] = None
-    region: Optional[str] = None
+    base_url: str | None = None
+    region: str | None = None
     probe: str = "auto"            # auto: free probe, chat if it does not exist; chat: chat only
     model: str = CHAT_MODEL
     timeout: float = 10.0
     region_scan: bool = True
     check_token_plan: bool = False
-    environ: Optional[Mapping[str, str]] = None
-    cwd: Optional[str] = None
+    environ: Mapping[str, str] | None = None
+    cwd: str | None = None
 
 
 @dataclass
 class _Run:
     options: Options
     deadline: float
-    secrets: List[str] = field(default_factory=list, repr=False)
+    secrets: list[str] = field(default_factory=list, repr=False)
 
     def redact(self, text):
         return redact(text, self.secrets)
@@ -89,7 +91,7 @@ def _key_report(resolution, check):
     return report
 
 
-def verify(options: Options, secrets: Optional[List[str]] = None) -> Result:
+def verify(options: Options, secrets: list[str] | None = None) -> Result:
     """Run every check. `secrets` (if given) receives the key values seen, for the reporter's
     last-line redaction; they never enter the Result."""
     started = time.monotonic()
