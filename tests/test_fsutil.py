@@ -332,3 +332,9 @@ def test_read_small_file_refuses_a_folder_naming_what_was_expected(tmp_path):
 def test_read_small_file_lets_a_missing_file_raise_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError):
         fsutil.read_small_file(tmp_path / "missing")
+
+
+def test_agent_skills_folders_are_recognised_in_any_letter_case(tmp_path):
+    from qianwen_auth.fsutil import skills_tree_reason
+    assert skills_tree_reason(tmp_path / ".CLAUDE" / "SKILLS" / "y" / ".env")
+    assert skills_tree_reason(tmp_path / ".Agents" / "Skills" / "x")

@@ -7,6 +7,7 @@ renamed over the target, so a reader sees the old file or the new one, never hal
 import contextlib
 import errno
 import os
+import sys
 import stat
 import tempfile
 import time
@@ -203,16 +204,26 @@ def skills_tree_reason(path):
     # own-folder test runs first on both so the most specific reason wins, whatever the order.
     candidates = [Path(os.path.abspath(str(path))), Path(os.path.realpath(str(path)))]
     for candidate in candidates:
-        if candidate == SKILL_DIR or SKILL_DIR in candidate.parents:
+        if _same_or_inside(candidate, SKILL_DIR):
             return "it is inside this skill's own folder ({})".format(SKILL_DIR)
     for candidate in candidates:
         for folder in [candidate] + list(candidate.parents):
-            if folder.name == "skills":
-                if folder.parent.name in AGENT_SKILL_FOLDERS or folder.parent.name.startswith("."):
+            # Case-blind: macOS and Windows file systems are, so .CLAUDE/Skills is .claude/skills.
+            if folder.name.lower() == "skills":
+                if folder.parent.name.lower() in AGENT_SKILL_FOLDERS or folder.parent.name.startswith("."):
                     return "it is inside an agent's skills folder ({})".format(folder)
                 if any(_is_skill_folder(child) for child in _child_folders(folder)):
                     return "it is inside a skills tree ({})".format(folder)
     return None
+
+
+def _same_or_inside(path, folder):
+    if path == folder or folder in path.parents:
+        return True
+    if os.name == "nt" or sys.platform == "darwin":
+        lowered = str(folder).lower()
+        return any(str(p).lower() == lowered for p in [path] + list(path.parents))
+    return False
 
 
 def _child_folders(folder):
