@@ -96,9 +96,7 @@ def _stopped(args, reporter, status, code, message):
 
 
 def run(args, reporter):
-    from qianwen_auth import evidence
-    from qianwen_auth.report import render_verify_text
-    from qianwen_auth.verification import Options, verify
+    from qianwen_auth.launch import Options, launch
 
     options = Options(base_url=args.base_url, region=args.region, probe=args.probe, model=args.model,
                       timeout=args.timeout, region_scan=args.region_scan,
@@ -106,7 +104,12 @@ def run(args, reporter):
     oss = _start_oss_check(args, options, reporter)
     if args.oss_only:
         return _report_oss_only(args, oss.result(), reporter)
-    result = verify(options, secrets=reporter.secrets)
+    # The first request leaves before the rest of the package loads: it loads while the request travels.
+    started = launch(options, reporter.secrets)
+    from qianwen_auth import evidence
+    from qianwen_auth.report import render_verify_text
+    from qianwen_auth.verification import verify
+    result = verify(options, secrets=reporter.secrets, started=started)
     oss_result = oss.result() if oss else None
     if not args.no_save:
         folder = args.output_dir or evidence.default_dir()

@@ -195,35 +195,52 @@ def _perform(request, timeout, secrets):
     return exchange
 
 
+class Pending:
+    """Requests under way, each in a daemon thread; result() waits for them until the deadline."""
+
+    def __init__(self, requests: Sequence[Request], deadline, secrets=()):
+        import urllib.request  # noqa: F401  (imported once here, not in every worker thread)
+        self.requests = list(requests)
+        self.deadline = deadline
+        self.started = time.monotonic()
+        self._results: list[Exchange | None] = [None] * len(self.requests)
+        self._remaining = len(self.requests)
+        self._lock = threading.Lock()
+        self._finished = threading.Event()
+        for index, request in enumerate(self.requests):
+            threading.Thread(target=self._work, args=(index, request, secrets), daemon=True).start()
+
+    def _work(self, index, request, secrets):
+        exchange = _perform(request, self.deadline - time.monotonic(), secrets)
+        with self._lock:
+            self._results[index] = exchange
+            self._remaining -= 1
+            if self._remaining == 0:
+                self._finished.set()
+
+    def result(self) -> list[Exchange]:
+        """Every answer; whatever has not answered by the deadline (monotonic) is a timeout."""
+        if self.requests:
+            self._finished.wait(max(0.0, self.deadline - time.monotonic()))
+        with self._lock:
+            for index, request in enumerate(self.requests):
+                if self._results[index] is None:
+                    self._results[index] = Exchange(
+                        request.method, redact_url(request.url), error=TIMEOUT,
+                        detail="no complete answer before the deadline",
+                        elapsed_ms=int((time.monotonic() - self.started) * 1000),
+                        proxy=redact_url(proxy_for(request.url) or "") or None)
+            return list(self._results)
+
+
+def start_all(requests: Sequence[Request], deadline, secrets=()) -> Pending:
+    """Start requests concurrently and return at once."""
+    return Pending(requests, deadline, secrets)
+
+
 def send_all(requests: Sequence[Request], deadline, secrets=()) -> list[Exchange]:
-    """Send requests concurrently; whatever has not answered by deadline (monotonic) is a timeout."""
-    import urllib.request  # noqa: F401  (imported once here, not in every worker thread)
-    results: list[Exchange | None] = [None] * len(requests)
-    finished = threading.Event()
-    lock = threading.Lock()
-    remaining = [len(requests)]
-
-    def work(index, request):
-        exchange = _perform(request, deadline - time.monotonic(), secrets)
-        with lock:
-            results[index] = exchange
-            remaining[0] -= 1
-            if remaining[0] == 0:
-                finished.set()
-
-    started = time.monotonic()
-    for index, request in enumerate(requests):
-        threading.Thread(target=work, args=(index, request), daemon=True).start()
-    if requests:
-        finished.wait(max(0.0, deadline - time.monotonic()))
-    with lock:
-        for index, request in enumerate(requests):
-            if results[index] is None:
-                results[index] = Exchange(request.method, redact_url(request.url), error=TIMEOUT,
-                                          detail="no complete answer before the deadline",
-                                          elapsed_ms=int((time.monotonic() - started) * 1000),
-                                          proxy=redact_url(proxy_for(request.url) or "") or None)
-        return list(results)
+    """Send requests concurrently and wait for them (until deadline, a time.monotonic() value)."""
+    return start_all(requests, deadline, secrets).result()
 
 
 def send(request: Request, deadline, secrets=()) -> Exchange:

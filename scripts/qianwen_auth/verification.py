@@ -7,37 +7,21 @@ stays in `KeyCheck.cleaned` and the request headers, nowhere else.
 from __future__ import annotations
 
 import json
-import os
-import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from . import endpoints, keys, verdict
-from .credentials import ConfigChain
 from .fsutil import script_command
+from .launch import Launch, Options, free_request, launch
+from .launch import headers as launch_headers
 from .probe import Request, send, send_all
 from .redact import redact, redact_url
 from .result import KeyReport, ProbeReport, Result
 
 CONSOLE_KEYS_URL = "https://platform.qianwenai.com/home/api-keys"
-CHAT_MODEL = "qwen-turbo"
 REPAIR_WORDS = {"surrounding_whitespace": "spaces around the key",
                 "surrounding_newline": "a line break around the key",
                 "surrounding_quotes": "quotes around the key",
                 "bearer_prefix": 'a leading "Bearer "'}
-
-
-@dataclass
-class Options:
-    base_url: str | None = None
-    region: str | None = None
-    probe: str = "auto"            # auto: free probe, chat if it does not exist; chat: chat only
-    model: str = CHAT_MODEL
-    timeout: float = 10.0
-    region_scan: bool = True
-    check_token_plan: bool = False
-    environ: Mapping[str, str] | None = None
-    cwd: str | None = None
 
 
 @dataclass
@@ -50,19 +34,10 @@ class _Run:
         return redact(text, self.secrets)
 
 
-def _headers(key):
-    return {"Authorization": "Bearer " + key, "Accept": "application/json",
-            "User-Agent": "qianwen-ops-auth-verify"}
-
-
-def _free_request(url, key):
-    return Request("GET", url, _headers(key))
-
-
 def _chat_request(endpoint, key, model):
     body = json.dumps({"model": model, "messages": [{"role": "user", "content": "hi"}],
                        "max_tokens": 1}).encode("ascii")
-    headers = dict(_headers(key), **{"Content-Type": "application/json"})
+    headers = dict(launch_headers(key), **{"Content-Type": "application/json"})
     return Request("POST", endpoint.chat_url(), headers, body)
 
 
@@ -91,24 +66,18 @@ def _key_report(resolution, check):
     return report
 
 
-def verify(options: Options, secrets: list[str] | None = None) -> Result:
+def verify(options: Options, secrets: list[str] | None = None, started: Launch | None = None) -> Result:
     """Run every check. `secrets` (if given) receives the key values seen, for the reporter's
-    last-line redaction; they never enter the Result."""
-    started = time.monotonic()
-    run = _Run(options, started + options.timeout, secrets if secrets is not None else [])
-    try:
-        cwd = options.cwd or os.getcwd()
-    except OSError:
+    last-line redaction; they never enter the Result. `started` is stage one (launch.launch) when
+    the caller already ran it, so that the first request is under way while this module loads."""
+    secrets = secrets if secrets is not None else []
+    state = started or launch(options, secrets)
+    run = _Run(options, state.deadline, secrets)
+    if state.cwd_missing:
         return Result().finish("config_error", "the current folder was deleted or cannot be read: "
                                                "cd into the project folder and run again")
-    chain = ConfigChain(options.environ, cwd)
-    resolution = chain.resolve()
+    chain, resolution, check = state.chain, state.resolution, state.check
     found = resolution.found
-    check = keys.check_key(found.value) if found is not None else None
-    # The cleaned values: the raw ones may carry "Bearer " or quotes, which are no secret and must
-    # stay readable in hints.
-    for setting in ([found] if found else []) + resolution.shadowed:
-        run.secrets.append(keys.check_key(setting.value).cleaned or setting.value.strip())
     result = Result(key=_key_report(resolution, check))
     result.warn(run.redact(warning) for warning in resolution.warnings)
     for setting in resolution.shadowed:
@@ -124,14 +93,11 @@ def verify(options: Options, secrets: list[str] | None = None) -> Result:
             result.key.problems.append(code)
             result.warnings.append(message)
 
-    base_setting = chain.lookup("QWEN_BASE_URL")
+    base_setting, endpoint, chosen_by = state.base_setting, state.endpoint, state.chosen_by
     result.warn(run.redact(warning) for warning in chain.warnings)
-    try:
-        endpoint, chosen_by = endpoints.choose_endpoint(
-            options.base_url, base_setting.value if base_setting else None, options.region)
-    except endpoints.EndpointError as error:
+    if state.endpoint_error:
         origin = "--base-url" if options.base_url else (base_setting.where if base_setting else "base URL")
-        return result.finish("config_error", "{} is refused: {}".format(origin, run.redact(str(error))))
+        return result.finish("config_error", "{} is refused: {}".format(origin, run.redact(state.endpoint_error)))
     result.endpoint = endpoint.base_url
     result.endpoint_region = endpoint.region
     result.endpoint_source = base_setting.source if chosen_by == "QWEN_BASE_URL" else chosen_by
@@ -152,7 +118,7 @@ def verify(options: Options, secrets: list[str] | None = None) -> Result:
         return _token_plan(run, result, check, found)
     if check.key_type == keys.UNKNOWN:
         result.warnings.append("the key does not start with sk-; DashScope keys do. Probing anyway")
-    return _probe_key(run, result, endpoint, check.cleaned)
+    return _probe_key(run, result, endpoint, check.cleaned, state)
 
 
 def _not_configured_hint(resolution):
@@ -173,7 +139,7 @@ def _token_plan(run, result, check, found):
     if not run.options.check_token_plan:
         return result.finish("token_plan_key", hint)
     regions = list(endpoints.TOKEN_PLAN_HOSTS)
-    requests = [_free_request("https://{}/compatible-mode/v1/models".format(endpoints.TOKEN_PLAN_HOSTS[r]),
+    requests = [free_request("https://{}/compatible-mode/v1/models".format(endpoints.TOKEN_PLAN_HOSTS[r]),
                               check.cleaned) for r in regions]
     for region, request, exchange in zip(regions, requests, send_all(requests, run.deadline, run.secrets)):
         outcome = verdict.classify(exchange, redact_text=run.redact)
@@ -187,13 +153,14 @@ def _token_plan(run, result, check, found):
     return result.finish("token_plan_key", "{}; {}".format(state, hint))
 
 
-def _probe_key(run, result, endpoint, key):
+def _probe_key(run, result, endpoint, key, state):
     options = run.options
     if options.probe == "chat":
         exchange, outcome = _send_chat(run, result, endpoint, key)
     else:
-        request = _free_request(endpoint.free_probe_url(), key)
-        exchange = send(request, run.deadline, run.secrets)
+        request = state.first_request or free_request(endpoint.free_probe_url(), key)
+        exchange = (state.pending.result()[0] if state.pending is not None
+                    else send(request, run.deadline, run.secrets))
         outcome = verdict.classify(exchange, redact_text=run.redact)
         result.probe = _probe_report(exchange, outcome, request.url)
         result.probes.append(result.probe)
@@ -217,7 +184,7 @@ def _send_chat(run, result, endpoint, key):
 
 def _scan_regions(run, result, endpoint, key, first_outcome):
     others = [region for region in endpoints.REGION_HOSTS if region != endpoint.region]
-    requests = [_free_request(endpoints.official_endpoint(r).native_models_url(), key) for r in others]
+    requests = [free_request(endpoints.official_endpoint(r).native_models_url(), key) for r in others]
     accepted = None
     for region, request, exchange in zip(others, requests, send_all(requests, run.deadline, run.secrets)):
         outcome = verdict.classify(exchange, redact_text=run.redact)
