@@ -77,14 +77,20 @@ def terminate_as_exception():
             signal.signal(number, old)
 
 
-def rewrite_refusal(path):
-    """Why path should not be replaced by an atomic rewrite, or None. A file with more hard links
-    would be split from them (the other names keep the old content); a file nobody may write was
-    made read-only on purpose, and root would otherwise rewrite it anyway."""
-    info = os.stat(str(path))
-    if info.st_nlink > 1:
+def hard_link_refusal(path):
+    """Why an atomic rewrite of path would split hard links (the other names would keep the old
+    content), or None."""
+    links = os.stat(str(path)).st_nlink
+    if links > 1:
         return ("{} has {} hard links; rewriting it would split them (the other names would keep the "
-                "old content). Edit it yourself, or remove the other links first".format(path, info.st_nlink))
+                "old content). Edit it yourself, or remove the other links first".format(path, links))
+    return None
+
+
+def read_only_refusal(path):
+    """Why path must be left alone as read-only, or None. Root may write any file, so the mode
+    bits count too: a file nobody may write was made read-only on purpose."""
+    info = os.stat(str(path))
     if not info.st_mode & 0o222:
         return ("{} is read-only (mode {:04o}); it is left as it is. Make it writable (chmod u+w) if it "
                 "should be edited".format(path, stat.S_IMODE(info.st_mode)))
@@ -92,6 +98,11 @@ def rewrite_refusal(path):
         return ("{} is read-only for this user (mode {:04o}, owner {}); it is left as it is. Run as its "
                 "owner".format(path, stat.S_IMODE(info.st_mode), info.st_uid))
     return None
+
+
+def rewrite_refusal(path):
+    """Why path should not be replaced by an atomic rewrite (hard links, read-only), or None."""
+    return hard_link_refusal(path) or read_only_refusal(path)
 
 
 def is_temp_file_of(candidate, path, temp_suffix):
@@ -262,6 +273,23 @@ def file_lock(lock_path, timeout=10.0, remove=False):
         with contextlib.suppress(OSError):
             _unlock(handle)
         handle.close()
+
+
+@contextlib.contextmanager
+def sibling_lock(path, suffix=".lock", timeout=10.0):
+    """file_lock on ".<name><suffix>" beside path, removed afterwards. Where no lock file can be
+    made (a read-only folder, a missing one) the block runs unlocked: it can only read there, and
+    any write it tries fails with its own clear reason. Raises TimeoutError like file_lock."""
+    path = Path(path)
+    lock = Path(os.path.realpath(str(path.parent))) / ("." + path.name + suffix)
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(file_lock(lock, timeout, remove=True))
+        except TimeoutError:
+            raise
+        except OSError:
+            pass
+        yield
 
 
 def _lock_until(handle, lock_path, deadline):
