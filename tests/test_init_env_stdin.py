@@ -92,7 +92,7 @@ def test_closed_stdin_is_refused_as_closed():
 
 
 def test_interrupt_while_waiting_for_stdin_prints_one_json_object(monkeypatch, capsys, tmp_path):
-    def interrupted(stream, timeout=None):
+    def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.chdir(tmp_path)
