@@ -441,3 +441,12 @@ def test_repository_fsmonitor_is_never_run(run_script, project, tmp_path):
     git(project, "config", "core.fsmonitor", str(hook))
     init_env(run_script)
     assert not marker.exists()
+
+
+@needs_git
+def test_placeholder_in_a_name_git_does_not_ignore_is_a_failure_saying_which_line_to_add(run_script, project):
+    make_repo(project)
+    result = init_env(run_script, "--path", "config.txt", "--json")
+    assert result.returncode == 1
+    assert result.json["status"] == "created"
+    assert "Add a line for it to .gitignore" in result.json["gitignore"]["error"]

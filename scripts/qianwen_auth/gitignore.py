@@ -231,8 +231,17 @@ def _not_ignored_message(git, relative):
     if rule:
         return ("git still does not ignore {}: the rule {} un-ignores it. Remove that rule (or move "
                 "the file) so the key cannot be committed".format(relative, rule))
+    if not covered_by_patterns(relative):
+        return ("git does not ignore {}: none of {} covers that name. Add a line for it to .gitignore, or "
+                "keep the key in a .env file".format(relative, ", ".join(PATTERNS)))
     return ("git still does not ignore {}; run `git check-ignore -v --no-index -- {}` to see which rule "
             "is missing".format(relative, shlex.quote(relative)))
+
+
+def covered_by_patterns(path):
+    """Does the file name match one of PATTERNS (as git matches them: .env, .env.local, *.env)?"""
+    name = Path(path).name
+    return name in (".env", ".env.local") or name.endswith(".env")
 
 
 def ensure_ignored(env_path, cwd=None, patterns=PATTERNS, deadline=None):
@@ -297,7 +306,7 @@ def key_write_refusal(env_path, cwd=None, deadline=None):
                 return ("git does not ignore {}, so a key written there could be committed. Write the key "
                         "to a .env file (init_env.py adds it to .gitignore), or add {} to .gitignore "
                         "first".format(env_path, relative))
-    if env_path.name in (".env", ".env.local") or env_path.name.endswith(".env"):
+    if covered_by_patterns(env_path):
         return None
     relative = _relative(env_path, root)
     try:
