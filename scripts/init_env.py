@@ -90,7 +90,8 @@ def read_stdin_key(stream, timeout=STDIN_TIMEOUT, cwd=None):
         raise Refused("nothing ended on standard input within {:g} seconds; pipe the key in, for "
                       "example: {}".format(timeout, pipe_examples(cwd)[0]))
     if len(data) > MAX_STDIN_BYTES:
-        raise Refused("standard input is larger than {} bytes; it does not hold just a key".format(MAX_STDIN_BYTES))
+        raise Refused("standard input is larger than {} bytes; it does not hold just a key".format(
+            MAX_STDIN_BYTES))
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -450,3 +450,12 @@ def test_placeholder_in_a_name_git_does_not_ignore_is_a_failure_saying_which_lin
     assert result.returncode == 1
     assert result.json["status"] == "created"
     assert "Add a line for it to .gitignore" in result.json["gitignore"]["error"]
+
+
+@posix_only
+def test_gitignore_that_is_a_named_pipe_is_reported_without_blocking(run_script, project):
+    (project / ".git").mkdir()
+    os.mkfifo(str(project / ".gitignore"))
+    result = init_env(run_script, "--json", timeout=20)
+    assert result.returncode == 1
+    assert "not a regular file" in result.json["gitignore"]["error"]

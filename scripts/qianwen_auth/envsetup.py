@@ -110,7 +110,8 @@ class Options:
 
 def _looks_random(token):
     """Mixed case and digits, changing class often: a generated secret, not a name like MyApp2024."""
-    if not (any(c.isdigit() for c in token) and any(c.islower() for c in token) and any(c.isupper() for c in token)):
+    if not (any(c.isdigit() for c in token) and any(c.islower() for c in token)
+            and any(c.isupper() for c in token)):
         return False
     classes = ["d" if c.isdigit() else "l" if c.islower() else "u" for c in token]
     changes = sum(1 for a, b in zip(classes, classes[1:]) if a != b)

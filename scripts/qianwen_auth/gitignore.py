@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional
 
-from .fsutil import atomic_write_bytes, create_new_file, rewrite_refusal, sibling_lock
+from .fsutil import (
+    FileNotRead, atomic_write_bytes, create_new_file, read_small_file, rewrite_refusal, sibling_lock,
+)
 
 PATTERNS = (".env", ".env.local", "*.env")
 # A file name each pattern must cover, checked in the .env file's own folder.
@@ -157,18 +159,14 @@ def _read(path):
         raise GitignoreError("{} is a symbolic link, and git does not read a .gitignore that is one; "
                              "replace the link with a real file that holds the lines {}".format(
                                  path, ", ".join(PATTERNS)))
-    if path.is_dir():
-        raise GitignoreError("{} is a directory, not a file".format(path))
     try:
-        with open(str(path), "rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
+        return read_small_file(path, what=".gitignore", limit=MAX_BYTES)
     except FileNotFoundError:
         return None
+    except FileNotRead as error:  # a folder, a pipe that would block us, or far too large
+        raise GitignoreError(str(error)) from None
     except OSError as error:
-        raise GitignoreError("{} cannot be read: {}".format(path, error.strerror or type(error).__name__)) from None
-    if len(data) > MAX_BYTES:
-        raise GitignoreError("{} is larger than {} bytes and is not edited".format(path, MAX_BYTES))
-    return data
+        raise GitignoreError("{} cannot be read: {}".format(path, _reason(error))) from None
 
 
 def _write(path, data, existed):
@@ -184,7 +182,11 @@ def _write(path, data, existed):
     except FileExistsError:
         raise
     except OSError as error:
-        raise GitignoreError("{} cannot be written: {}".format(path, error.strerror or type(error).__name__)) from None
+        raise GitignoreError("{} cannot be written: {}".format(path, _reason(error))) from None
+
+
+def _reason(error):
+    return error.strerror or type(error).__name__
 
 
 def _relative(path, root):
@@ -199,9 +201,11 @@ def untrack_command(env_path, root, cwd):
 
 
 def _missing(path, git, folder, root, patterns):
-    """(bytes of the .gitignore or None, the patterns to add). With git, a pattern is missing when
-    git does not ignore its example and the root .gitignore lacks the line: when the line is there
-    and git still disagrees, another rule undoes it, and adding it again on every run would not help."""
+    """(bytes of the .gitignore or None, the patterns to add, "git" or "lines").
+
+    With git, a pattern is missing when git does not ignore its example and the root .gitignore
+    lacks the line: when the line is there and git still disagrees, another rule undoes it, and
+    adding it again on every run would not help."""
     data = _read(path)
     missing = missing_by_lines((data or b"").decode("utf-8", "surrogateescape"), patterns, at_root=folder == root)
     if git is None:
