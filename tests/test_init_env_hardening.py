@@ -174,6 +174,13 @@ def test_stale_temporary_file_of_ours_is_removed_with_a_warning(run_script, proj
     assert "..env.abcd1234.tmp.env" in result.stderr
 
 
+def test_stale_temporary_file_of_an_earlier_version_is_removed(run_script, project):
+    stale = project / "..env.abcd1234.tmp"
+    stale.write_bytes(KEY_LINE)
+    init_env(run_script, "--no-gitignore")
+    assert not stale.exists()
+
+
 def test_unrelated_files_next_to_env_are_kept(run_script, project):
     (project / "..env.backup").write_bytes(b"keep\n")
     (project / ".other.abcd1234.tmp.env").write_bytes(b"keep\n")

@@ -35,6 +35,8 @@ EXIT_CODES = {"created": 0, "appended": 0, "already_set": 0, "placeholder_presen
 
 
 TEMP_SUFFIX = ".tmp.env"
+# Earlier versions named them ".<name>.<random>.tmp", which no .gitignore line of ours covers.
+_OLD_TEMP_SUFFIX = ".tmp"
 LOCK_SUFFIX = ".lock.env"
 LOCK_TIMEOUT = 15.0
 
@@ -378,7 +380,7 @@ _MESSAGES = {
 
 
 def _remove_stale_temp_files(path, result):
-    for stale in stale_temp_files(path, TEMP_SUFFIX):
+    for stale in stale_temp_files(path, TEMP_SUFFIX) + stale_temp_files(path, _OLD_TEMP_SUFFIX):
         try:
             os.unlink(str(stale))
             result.warnings.append("removed {}, a temporary file left by an interrupted run (it may have "
