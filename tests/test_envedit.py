@@ -68,6 +68,8 @@ def test_values_with_line_breaks_are_not_written():
     ("KEY='it\\'s' # note\n", "KEY=new # note\n"),
     ("KEY=\"a\\\"b\"\n", "KEY=new\n"),
     ("KEY=old", "KEY=new"),
+    ("KEY=old\t\n", "KEY=new\t\n"),
+    ("\tKEY\t=\told \t\r\n", "\tKEY\t=\tnew \t\r\n"),
 ])
 def test_replace_value_keeps_the_rest_of_the_statement(before, after):
     text = "# top\n" + before

@@ -5,6 +5,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -126,6 +127,98 @@ def test_atomic_write_through_a_symlink_updates_the_target_and_keeps_the_link(tm
     assert mode_of(target) == 0o640
 
 
+def test_temporary_file_name_ends_with_the_given_suffix(tmp_path, monkeypatch):
+    seen = []
+
+    def failing_replace(source, target):
+        seen.append(os.path.basename(source))
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(fsutil.os, "replace", failing_replace)
+    with pytest.raises(OSError):
+        atomic_write_bytes(tmp_path / ".env", b"A=1\n", temp_suffix=".tmp.env")
+    assert seen[0].startswith("..env.") and seen[0].endswith(".tmp.env")
+    assert fsutil.is_temp_file_of(tmp_path / seen[0], tmp_path / ".env", ".tmp.env")
+
+
+@POSIX
+def test_owner_that_cannot_be_kept_refuses_the_write(tmp_path, monkeypatch):
+    path = tmp_path / ".env"
+    path.write_bytes(b"A=old\n")
+    real_stat = os.stat
+
+    class Foreign:
+        def __init__(self, info):
+            self.info = info
+
+        def __getattr__(self, name):
+            return {"st_uid": 4321, "st_gid": 4321}.get(name, getattr(self.info, name))
+
+    def foreign_stat(name, *args, **kwargs):
+        info = real_stat(name, *args, **kwargs)
+        return Foreign(info) if str(name) == str(path) else info
+
+    def refused_fchown(fd, uid, gid):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(fsutil.os, "stat", foreign_stat)
+    monkeypatch.setattr(fsutil.os, "fchown", refused_fchown)
+    with pytest.raises(fsutil.OwnerNotKept, match="4321"):
+        atomic_write_bytes(path, b"A=new\n", keep_owner=True)
+    assert path.read_bytes() == b"A=old\n"
+    assert leftovers(tmp_path, {".env"}) == []
+
+
+@POSIX
+def test_termination_signal_becomes_an_exception_inside_the_block():
+    import signal
+    with pytest.raises(fsutil.Terminated) as stopped:
+        with fsutil.terminate_as_exception():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)
+    assert stopped.value.signum == signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+@POSIX
+def test_ignored_hangup_stays_ignored():
+    import signal
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with fsutil.terminate_as_exception():
+            assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+
+
+@pytest.mark.skipif(not hasattr(os, "link"), reason="hard links")
+def test_file_with_another_hard_link_is_not_rewritable(tmp_path):
+    (tmp_path / ".env").write_bytes(b"A=1\n")
+    os.link(str(tmp_path / ".env"), str(tmp_path / "other"))
+    assert "hard link" in fsutil.rewrite_refusal(tmp_path / ".env")
+
+
+@POSIX
+def test_file_without_write_permission_is_not_rewritable(tmp_path):
+    (tmp_path / ".env").write_bytes(b"A=1\n")
+    os.chmod(str(tmp_path / ".env"), 0o444)
+    assert "read-only" in fsutil.rewrite_refusal(tmp_path / ".env")
+
+
+def test_ordinary_file_is_rewritable(tmp_path):
+    (tmp_path / ".env").write_bytes(b"A=1\n")
+    assert fsutil.rewrite_refusal(tmp_path / ".env") is None
+
+
+@POSIX
+def test_script_command_is_absolute_when_the_current_folder_is_gone(tmp_path, monkeypatch):
+    def gone():
+        raise FileNotFoundError(2, "No such file or directory")
+
+    monkeypatch.setattr(fsutil.os, "getcwd", gone)
+    assert fsutil.script_command("verify.py") == "python3 " + str(SKILL_DIR / "scripts" / "verify.py")
+
+
 # --- create_new_file ------------------------------------------------------------------------------------
 
 def test_create_new_file_writes_with_mode_0600(tmp_path):
@@ -209,6 +302,37 @@ def test_file_lock_is_released_when_the_block_raises(tmp_path):
             raise RuntimeError("boom")
     with file_lock(lock, timeout=0.05):
         pass
+
+
+def test_removable_lock_file_is_gone_after_the_block(tmp_path):
+    lock = tmp_path / "..env.lock.env"
+    with file_lock(lock, remove=True):
+        assert lock.exists()
+    assert not lock.exists()
+
+
+REMOVING_WORKER = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, sys.argv[1])
+    from qianwen_auth.fsutil import file_lock
+    counter, lock, rounds = sys.argv[2], sys.argv[3], int(sys.argv[4])
+    for _ in range(rounds):
+        with file_lock(lock, timeout=20, remove=True):
+            value = int(open(counter).read())
+            time.sleep(0.001)
+            with open(counter, "w") as handle:
+                handle.write(str(value + 1))
+""")
+
+
+@POSIX
+def test_removable_lock_still_serialises_processes(tmp_path):
+    counter, lock = tmp_path / "counter", tmp_path / "counter.lock"
+    counter.write_text("0")
+    workers = [subprocess.Popen([sys.executable, "-c", REMOVING_WORKER, str(SCRIPTS), str(counter), str(lock),
+                                 "25"]) for _ in range(3)]
+    assert [worker.wait(timeout=60) for worker in workers] == [0, 0, 0]
+    assert counter.read_text() == "75"
 
 
 # --- skills_tree_reason --------------------------------------------------------------------------------------

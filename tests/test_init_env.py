@@ -42,6 +42,7 @@ def make_repo(folder):
 # --- the .env file -------------------------------------------------------------------------------
 
 def test_empty_folder_gets_placeholder_env_and_gitignore(run_script, project):
+    (project / ".git").mkdir()
     result = init_env(run_script)
     assert result.returncode == 0, result.output
     assert (project / ".env").read_bytes() == PLACEHOLDER_LINE
@@ -566,6 +567,6 @@ def test_terminal_stdin_is_refused_without_prompting(project, home):
         os.close(child)
         os.close(parent)
     assert completed.returncode == 2
-    assert "| python3 scripts/init_env.py --from-stdin" in completed.stdout
+    assert "| python3 {} --from-stdin".format(SCRIPTS / "init_env.py") in completed.stdout
     assert "< keyfile" in completed.stdout
     assert not (project / ".env").exists()

@@ -246,3 +246,8 @@ def test_fingerprint_accepts_any_text():
 
 def test_key_check_repr_never_shows_the_key():
     assert KEY[3:] not in repr(check_key(KEY))
+
+
+@pytest.mark.parametrize("value", ["sk-your-key-here#todo", "sk-your-api-key#changeme"])
+def test_placeholder_with_a_glued_comment_is_a_placeholder(value):
+    assert is_placeholder(value)

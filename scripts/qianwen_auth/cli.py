@@ -21,13 +21,16 @@ class Parser(argparse.ArgumentParser):
         self._message_field = message_field
 
     def error(self, message):
-        import json
         from .redact import redact  # only on this path, so --help stays fast
+        from .report import Reporter
         message = redact(message)
         seen = self._argv if self._argv is not None else sys.argv[1:]
+        # The Reporter never raises on write: a closed stderr (`2>&-`) or a reader that went away
+        # (`| head -c1`) must not turn a usage error into a crash with another exit code.
+        output = Reporter()
         if any(arg == "--json" or arg.startswith("--json=") for arg in seen):
-            print(json.dumps({"version": VERSION, "status": self._error_status, "ok": False, "exit_code": 2,
-                              self._message_field: "{}: {}".format(self.prog, message)}))
-        self.print_usage(sys.stderr)
-        sys.stderr.write("{}: error: {}\n".format(self.prog, message))
+            output.json({"version": VERSION, "status": self._error_status, "ok": False, "exit_code": 2,
+                         self._message_field: "{}: {}".format(self.prog, message)})
+        output.error(self.format_usage().rstrip("\n"))
+        output.error("{}: error: {}".format(self.prog, message))
         sys.exit(2)

@@ -15,6 +15,7 @@ _BLANKS = re.compile(r"[^\S\r\n]*")
 _QUOTED = {"'": re.compile(r"'(?:\\.|[^'\\])*'", re.DOTALL),
            "\"": re.compile(r'"(?:\\.|[^"\\])*"', re.DOTALL)}
 _INLINE_COMMENT = re.compile(r"[^\S\r\n]+#")
+_TRAILING_BLANKS = re.compile(r"[^\S\r\n]*$")
 
 
 class EditError(Exception):
@@ -66,7 +67,7 @@ def replace_value(text, assignment, value):
     elif body.startswith("#") and lead:
         lead, tail = "", lead + body  # "NAME= # note": an empty value and a comment
     else:
-        found = _INLINE_COMMENT.search(body)
-        tail = body[found.start():] if found else ""
+        found = _INLINE_COMMENT.search(body) or _TRAILING_BLANKS.search(body)
+        tail = body[found.start():]
     new_statement = statement[:head.end()] + lead + quote_value(value) + tail
     return text[:assignment.start] + new_statement + text[assignment.end:]

@@ -3,17 +3,27 @@
 The file is never written through a symlink: an atomic rename would replace the link with a plain
 file (leaving the real file untouched), and following it could write somewhere the user did not
 mean to. Reading through a symlink for the status report is fine.
+
+Read, decide and write happen under a lock beside the file (".<name>.lock.env", removed after), so
+two runs never build on the same old content. Temporary files are named ".<name>.<random>.tmp.env":
+the *.env line init_env.py puts in .gitignore covers them, a killed run's leftovers are removed on
+the next run, and SIGTERM/SIGHUP (see fsutil.terminate_as_exception) unlink them on the way out.
 """
 
+import errno
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 from .credentials import KEY_NAMES
 from .envedit import EditError, append_line, format_assignment, replace_value
 from .envfile import EnvFileError, parse_env_text, read_env_file
-from .fsutil import atomic_write_bytes, create_new_file, skills_tree_reason
+from .fsutil import (
+    OwnerNotKept, atomic_write_bytes, create_new_file, hard_link_refusal, read_only_refusal, sibling_lock,
+    skills_tree_reason, stale_temp_files,
+)
 from .keys import PLACEHOLDER, TOKEN_PLAN, UNKNOWN, check_key
 
 CONSOLE_URL = "https://platform.qianwenai.com/home/api-keys"
@@ -23,6 +33,18 @@ PRIVATE_MODE = 0o600
 EXIT_CODES = {"created": 0, "appended": 0, "already_set": 0, "placeholder_present": 0, "written": 0,
               "refused": 2, "failed": 1}
 
+
+TEMP_SUFFIX = ".tmp.env"
+# Earlier versions named them ".<name>.<random>.tmp", which no .gitignore line of ours covers.
+_OLD_TEMP_SUFFIX = ".tmp"
+LOCK_SUFFIX = ".lock.env"
+LOCK_TIMEOUT = 15.0
+
+# Key-shaped runs in a path or in refused input: what the reporter must mask, never a whole text.
+_KEY_IN_NAME = re.compile(r"(?i)(?<![a-z0-9])sk-(?:sp-)?[a-z0-9]{16,}")
+_TOKEN = re.compile(r"[A-Za-z0-9]{20,}")
+_KEY_LIKE = re.compile(r"[A-Za-z0-9_\-]{8,}")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 # Repairs worth a word; a line break or spaces around a piped key are expected (echo, pbpaste).
 _REPAIR_WORDS = {"surrounding_quotes": "surrounding quotes", "bearer_prefix": 'a leading "Bearer"'}
@@ -83,10 +105,53 @@ class Options:
     replace: bool = False
     fix_permissions: bool = False
     environ: Dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    # Called with the path right before a real key is written; raises Refused to stop it (init_env
+    # makes sure git ignores the file there, under this module's lock).
+    before_key_write: Optional[Callable[[Path], None]] = None
+
+
+def _looks_random(token):
+    """Mixed case and digits, changing class often: a generated secret, not a name like MyApp2024."""
+    if not (any(c.isdigit() for c in token) and any(c.islower() for c in token)
+            and any(c.isupper() for c in token)):
+        return False
+    classes = ["d" if c.isdigit() else "l" if c.islower() else "u" for c in token]
+    changes = sum(1 for a, b in zip(classes, classes[1:]) if a != b)
+    return changes * 3 >= len(token)
+
+
+def key_like_path_parts(path):
+    """The parts of a path given as --path that look like an API key or a generated secret (check
+    the path as the user typed it: the folders above it are not theirs to choose)."""
+    found = []
+    for part in re.split(r"[\\/]", str(path)):
+        found += [m.group(0) for m in _KEY_IN_NAME.finditer(part) if any(c.isdigit() for c in m.group(0))]
+        found += [m.group(0) for m in _TOKEN.finditer(part) if _looks_random(m.group(0))]
+    return found
+
+
+def refuse_key_like_path(path):
+    if key_like_path_parts(path):
+        raise Refused("the path given looks like an API key, not a file name (it is not shown here); "
+                      "pass the .env file's path, and pipe the key in with --from-stdin")
+
+
+def key_like_parts(raw):
+    """What of the text on standard input must be masked in output: the cleaned key when it is one,
+    else only its key-shaped runs (letters and digits mixed), so that masking a refused paste does
+    not garble unrelated words such as a host name."""
+    check = check_key(raw)
+    if check.cleaned and not check.invalid_reason:
+        return [check.cleaned]
+    return [token for token in _KEY_LIKE.findall(raw)
+            if any(c.isdigit() for c in token) and any(c.isalpha() for c in token)]
 
 
 def check_new_key(raw, allow_token_plan=False):
     """The key given on standard input, checked as verify.py checks keys; returns (KeyCheck, notes)."""
+    if _CONTROL.search(raw):
+        raise Refused("the text on standard input contains control characters (terminal colour codes, "
+                      "for example); copy the key again from {} as plain text".format(CONSOLE_URL))
     check = check_key(raw)
     if "empty" in check.problems:
         raise Refused("standard input held no key")
@@ -174,6 +239,12 @@ def _read(path):
     """The parsed file, or None when there is none; symlinks are read through."""
     if not os.path.exists(str(path)):
         if path.is_symlink():
+            try:
+                os.stat(str(path))
+            except OSError as error:
+                if error.errno == errno.ELOOP:
+                    raise Refused("{} is a symlink loop (its links lead back to themselves); replace it with "
+                                  "a real file, or point --path at the file you mean".format(path)) from None
             raise Refused("{} is a symlink to a file that does not exist; point --path at the real "
                           "file".format(path))
         return None
@@ -190,19 +261,36 @@ def _refuse_symlink(path):
 
 
 def _create(path, text):
+    """Raises FileExistsError when a process that does not take our lock made the file meanwhile."""
     try:
         create_new_file(path, text.encode("utf-8"), mode=PRIVATE_MODE)
     except FileExistsError:
-        raise Failed("{} appeared while init_env.py was creating it; run it again".format(path)) from None
+        raise
     except OSError as error:
         raise Failed("{} cannot be created: {}".format(path, _os_reason(error))) from None
 
 
-def _rewrite(path, text, mode):
+def _rewrite(path, text, mode, options=None):
+    """Replace the file with text; with options, a real key is being written: ask first."""
     try:
-        atomic_write_bytes(path, text.encode("utf-8"), mode=mode)
+        refusal = hard_link_refusal(path)
+        if refusal:
+            raise Refused(refusal)
+        refusal = read_only_refusal(path)
+        if refusal:
+            raise Failed(refusal)
+        if options is not None:
+            _before_key_write(path, options)
+        atomic_write_bytes(path, text.encode("utf-8"), mode=mode, temp_suffix=TEMP_SUFFIX, keep_owner=True)
+    except OwnerNotKept as error:
+        raise Failed(error.strerror) from None
     except OSError as error:
         raise Failed("{} cannot be written: {}".format(path, _os_reason(error))) from None
+
+
+def _before_key_write(path, options):
+    if options.before_key_write:
+        options.before_key_write(path)
 
 
 def _pairs(env):
@@ -260,17 +348,17 @@ def _update(path, env, options, result):
     current = effective_assignment(env)
     new = options.new_key
     if current is None:
-        value = new.cleaned if new else PLACEHOLDER
         _refuse_symlink(path)
-        text = _append(path, env, options.var, value)
-        _rewrite(path, text, PRIVATE_MODE if new else None)
-        return "written" if new else "appended"
+        if not new:
+            _rewrite(path, _append(path, env, options.var, PLACEHOLDER), None)
+            return "appended"
+        _rewrite(path, _append(path, env, options.var, new.cleaned), PRIVATE_MODE, options)
+        return "written"
     if result.key.placeholder:
         if not new:
             return "placeholder_present"
         _refuse_symlink(path)
-        text = _replace(path, env, current, new.cleaned)
-        _rewrite(path, text, PRIVATE_MODE)
+        _rewrite(path, _replace(path, env, current, new.cleaned), PRIVATE_MODE, options)
         return "written"
     if not new or result.key.fingerprint == new.fingerprint:
         return "already_set"
@@ -278,8 +366,7 @@ def _update(path, env, options, result):
         raise Refused("{} already holds a key ({}); pass --replace to overwrite it".format(
             result.key.where, result.key.fingerprint))
     _refuse_symlink(path)
-    text = _replace(path, env, current, new.cleaned)
-    _rewrite(path, text, PRIVATE_MODE)
+    _rewrite(path, _replace(path, env, current, new.cleaned), PRIVATE_MODE, options)
     return "written"
 
 
@@ -292,6 +379,37 @@ _MESSAGES = {
 }
 
 
+def _remove_stale_temp_files(path, result):
+    for stale in stale_temp_files(path, TEMP_SUFFIX) + stale_temp_files(path, _OLD_TEMP_SUFFIX):
+        try:
+            os.unlink(str(stale))
+            result.warnings.append("removed {}, a temporary file left by an interrupted run (it may have "
+                                   "held a key)".format(stale))
+        except OSError as error:
+            result.warnings.append("{} was left by an interrupted run and may hold a key; it cannot be "
+                                   "removed ({}): delete it yourself".format(stale, _os_reason(error)))
+
+
+def _create_or_update(path, options, result):
+    """Returns the status and the file as it is now."""
+    env = _read(path)
+    if env is None:
+        value = options.new_key.cleaned if options.new_key else PLACEHOLDER
+        if options.new_key:
+            _before_key_write(path, options)
+        try:
+            _create(path, format_assignment(options.var, value) + "\n")
+            return ("written" if options.new_key else "created"), read_env_file(path)
+        except FileExistsError:  # made meanwhile by a process without our lock: judge what it wrote
+            env = _read(path)
+            if env is None:
+                raise Failed("{} appeared and vanished while init_env.py was creating it; run it "
+                             "again".format(path)) from None
+    result.key = key_report(env, path)
+    status = _update(path, env, options, result)
+    return status, (read_env_file(path) if status in ("appended", "written") else env)
+
+
 def setup_env(options):
     """Do the .env part of init_env.py and describe it; never raises for bad input."""
     path = Path(os.path.abspath(options.path))
@@ -302,21 +420,17 @@ def setup_env(options):
         if reason:
             raise Refused("init_env.py does not write {}: {}. Run it from your project folder, or "
                           "pass --path".format(path, reason))
-        env = _read(path)
-        if env is None:
-            value = options.new_key.cleaned if options.new_key else PLACEHOLDER
-            _create(path, format_assignment(options.var, value) + "\n")
-            result.status = "written" if options.new_key else "created"
-            env = read_env_file(path)
-        else:
-            result.key = key_report(env, path)
-            result.status = _update(path, env, options, result)
-            if result.status in ("appended", "written"):
-                env = read_env_file(path)
-        result.key = key_report(env, path)
-        result.warnings.extend(_file_warnings(env, path))
-        result.message = "{}: {}".format(path, _MESSAGES[result.status])
-        _permissions(path, result, options.fix_permissions)
+        try:
+            with sibling_lock(path, LOCK_SUFFIX, LOCK_TIMEOUT):
+                _remove_stale_temp_files(path, result)
+                result.status, env = _create_or_update(path, options, result)
+                result.key = key_report(env, path)
+                result.warnings.extend(_file_warnings(env, path))
+                result.message = "{}: {}".format(path, _MESSAGES[result.status])
+                _permissions(path, result, options.fix_permissions)
+        except TimeoutError:
+            raise Failed("{} is being changed by another init_env.py run; try again when it has "
+                         "finished".format(path)) from None
     except Refused as error:
         result.status, result.message = "refused", str(error)
     except (Failed, EnvFileError) as error:

@@ -33,13 +33,95 @@ def script_command(name, cwd=None):
     script = SKILL_DIR / "scripts" / name
     try:
         shown = script.relative_to(Path(cwd or os.getcwd()).resolve())
-    except ValueError:
+    except (ValueError, OSError):  # OSError: the current folder was deleted
         shown = script
     return "python3 " + shlex.quote(str(shown))
 
 
 class WriteRefused(Exception):
     """A write we refuse by policy (skill folder, skills tree); the message says why."""
+
+
+class OwnerNotKept(PermissionError):
+    """A rewrite would change who owns the file, and we may not give it back to its owner."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived. Raised like Ctrl-C, so every cleanup on the way out runs
+    (temporary files unlinked, locks released) instead of the process vanishing mid-write."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def terminate_as_exception():
+    """Within the block, SIGTERM and SIGHUP raise Terminated (only where they would have killed
+    the process: a signal the caller ignores, as under nohup, stays ignored)."""
+    import signal
+    import threading
+    previous = {}
+
+    def handler(signum, frame):
+        raise Terminated(signum)
+
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGTERM", "SIGHUP"):
+            number = getattr(signal, name, None)
+            if number is not None and signal.getsignal(number) == signal.SIG_DFL:
+                previous[number] = signal.signal(number, handler)
+    try:
+        yield
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
+
+
+def hard_link_refusal(path):
+    """Why an atomic rewrite of path would split hard links (the other names would keep the old
+    content), or None."""
+    links = os.stat(str(path)).st_nlink
+    if links > 1:
+        return ("{} has {} hard links; rewriting it would split them (the other names would keep the "
+                "old content). Edit it yourself, or remove the other links first".format(path, links))
+    return None
+
+
+def read_only_refusal(path):
+    """Why path must be left alone as read-only, or None. Root may write any file, so the mode
+    bits count too: a file nobody may write was made read-only on purpose."""
+    info = os.stat(str(path))
+    if not info.st_mode & 0o222:
+        return ("{} is read-only (mode {:04o}); it is left as it is. Make it writable (chmod u+w) if it "
+                "should be edited".format(path, stat.S_IMODE(info.st_mode)))
+    if not os.access(str(path), os.W_OK):
+        return ("{} is read-only for this user (mode {:04o}, owner {}); it is left as it is. Run as its "
+                "owner".format(path, stat.S_IMODE(info.st_mode), info.st_uid))
+    return None
+
+
+def rewrite_refusal(path):
+    """Why path should not be replaced by an atomic rewrite (hard links, read-only), or None."""
+    return hard_link_refusal(path) or read_only_refusal(path)
+
+
+def is_temp_file_of(candidate, path, temp_suffix):
+    """True when candidate is named like a temporary file atomic_write_bytes makes for path."""
+    name, prefix = Path(candidate).name, "." + Path(path).name + "."
+    middle = name[len(prefix):-len(temp_suffix)] if name.endswith(temp_suffix) else ""
+    return name.startswith(prefix) and bool(middle) and middle.replace("_", "").isalnum()
+
+
+def stale_temp_files(path, temp_suffix):
+    """Temporary files of ours next to path, left by a run that was killed mid-write."""
+    folder = Path(os.path.realpath(str(path))).parent
+    try:
+        names = os.listdir(str(folder))
+    except OSError:
+        return []
+    return [folder / name for name in sorted(names)
+            if is_temp_file_of(name, os.path.realpath(str(path)), temp_suffix)]
 
 
 class FileNotRead(Exception):
@@ -88,23 +170,29 @@ def replace_with_retry(source, target):
             time.sleep(0.05 * (attempt + 1))
 
 
-def atomic_write_bytes(path, data, mode=None):
+def atomic_write_bytes(path, data, mode=None, temp_suffix=".tmp", keep_owner=False):
     """Replace path with data atomically; mode None keeps the existing file's mode (or 0600 if new).
 
     A symlink is followed and its target replaced, so a .env linked from elsewhere stays linked.
+    The temporary file is ".<name>.<random><temp_suffix>": a caller writing a secret picks a suffix
+    its .gitignore covers, so a file left by a crash is not committed. keep_owner gives the new file
+    the old one's owner and group (root editing a user's file), raising OwnerNotKept when it may not.
     """
     path = Path(os.path.realpath(str(path)))
+    try:
+        existing = os.stat(str(path))
+    except FileNotFoundError:
+        existing = None
     if mode is None:
-        try:
-            mode = path.stat().st_mode & 0o777
-        except FileNotFoundError:
-            mode = 0o600
-    fd, temp_name = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=str(path.parent))
+        mode = existing.st_mode & 0o777 if existing else 0o600
+    fd, temp_name = tempfile.mkstemp(prefix="." + path.name + ".", suffix=temp_suffix, dir=str(path.parent))
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+            if keep_owner and existing and os.name != "nt":
+                _keep_owner(handle.fileno(), path, existing)
         if os.name != "nt":
             os.chmod(temp_name, mode)
         replace_with_retry(temp_name, str(path))
@@ -113,6 +201,18 @@ def atomic_write_bytes(path, data, mode=None):
             os.unlink(temp_name)
         raise
     _sync_folder(path.parent)
+
+
+def _keep_owner(fd, path, existing):
+    mine = os.fstat(fd)
+    if (mine.st_uid, mine.st_gid) == (existing.st_uid, existing.st_gid):
+        return
+    try:
+        os.fchown(fd, existing.st_uid, existing.st_gid)
+    except OSError:
+        raise OwnerNotKept(errno.EPERM, "{} belongs to user {} (group {}), and a rewrite by this user "
+                                        "would change that; run as the file's owner".format(
+                                            path, existing.st_uid, existing.st_gid)) from None
 
 
 def _sync_folder(folder):
@@ -143,30 +243,78 @@ def create_new_file(path, data, mode=0o600):
 
 
 @contextlib.contextmanager
-def file_lock(lock_path, timeout=10.0):
+def file_lock(lock_path, timeout=10.0, remove=False):
     """Hold an exclusive lock on lock_path (created if needed) for a read-modify-write.
 
-    Raises TimeoutError (an OSError) naming the file when another process holds it past timeout.
+    remove deletes the lock file when the block ends (POSIX), so none is left in a user's folder.
+    That is safe because a waiter that wins the lock on a file already removed notices and locks
+    the new one. Raises TimeoutError (an OSError) naming the file when another process holds it
+    past timeout.
     """
-    handle = open(str(lock_path), "a+b")
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                _try_lock(handle)
-                break
-            except OSError as error:
-                if error.errno not in (errno.EACCES, errno.EAGAIN, errno.EDEADLK):
-                    raise
-                if time.monotonic() > deadline:
-                    raise TimeoutError("{} is locked by another process; try again when it has "
-                                       "finished".format(lock_path)) from None
-                time.sleep(0.01)
-        yield
-    finally:
+    remove = remove and os.name != "nt"
+    deadline = time.monotonic() + timeout
+    while True:
+        handle = open(str(lock_path), "a+b")
+        try:
+            _lock_until(handle, lock_path, deadline)
+        except BaseException:
+            handle.close()
+            raise
+        if not remove or _is_current(handle, lock_path):
+            break
         with contextlib.suppress(OSError):
             _unlock(handle)
         handle.close()
+    try:
+        yield
+    finally:
+        if remove:
+            with contextlib.suppress(OSError):
+                os.unlink(str(lock_path))
+        with contextlib.suppress(OSError):
+            _unlock(handle)
+        handle.close()
+
+
+@contextlib.contextmanager
+def sibling_lock(path, suffix=".lock", timeout=10.0):
+    """file_lock on ".<name><suffix>" beside path, removed afterwards. Where no lock file can be
+    made (a read-only folder, a missing one) the block runs unlocked: it can only read there, and
+    any write it tries fails with its own clear reason. Raises TimeoutError like file_lock."""
+    path = Path(path)
+    lock = Path(os.path.realpath(str(path.parent))) / ("." + path.name + suffix)
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(file_lock(lock, timeout, remove=True))
+        except TimeoutError:
+            raise
+        except OSError:
+            pass
+        yield
+
+
+def _lock_until(handle, lock_path, deadline):
+    while True:
+        try:
+            _try_lock(handle)
+            return
+        except OSError as error:
+            if error.errno not in (errno.EACCES, errno.EAGAIN, errno.EDEADLK):
+                raise
+            if time.monotonic() > deadline:
+                raise TimeoutError("{} is locked by another process; try again when it has "
+                                   "finished".format(lock_path)) from None
+            time.sleep(0.01)
+
+
+def _is_current(handle, lock_path):
+    """Is the locked file still the one at lock_path (not removed by the previous holder)?"""
+    try:
+        named = os.stat(str(lock_path))
+    except FileNotFoundError:
+        return False
+    held = os.fstat(handle.fileno())
+    return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
 
 
 if os.name == "nt":

@@ -82,7 +82,8 @@ def is_placeholder(value):
     body = re.sub(r"^(sk-sp-|sk-)", "", stripped, flags=re.IGNORECASE)
     if len(body) < 8 or 2 * sum(len(run) for run in _X_RUNS.findall(body)) >= len(body):
         return True
-    words = [word for word in re.split(r"[-_ .]+", body.lower()) if word]
+    # "#" too: in "sk-your-key-here#todo" the comment is glued to the value (no blank before it).
+    words = [word for word in re.split(r"[-_ .#]+", body.lower()) if word]
     return bool(words) and all(word in _PLACEHOLDER_VOCABULARY for word in words)
 
 
