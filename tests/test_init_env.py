@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from conftest import CANARY_KEY, CANARY_KEY_OTHER, CANARY_TOKEN_PLAN_KEY, SCRIPTS, secret_pieces
+from gitrepo import git, make_repo
 from qianwen_auth.fsutil import SKILL_DIR
 from qianwen_auth.keys import fingerprint
 
@@ -25,18 +26,6 @@ def init_env(run_script, *args, **kwargs):
 
 def mode_of(path):
     return stat.S_IMODE(os.stat(str(path)).st_mode)
-
-
-def git(folder, *args):
-    return subprocess.run(["git", "-C", str(folder)] + list(args), check=True, capture_output=True)
-
-
-def make_repo(folder):
-    git(folder, "init", "-q")
-    git(folder, "config", "user.name", "Test")
-    git(folder, "config", "user.email", "test@example.invalid")
-    git(folder, "config", "commit.gpgsign", "false")
-    return folder
 
 
 # --- the .env file -------------------------------------------------------------------------------

@@ -5,16 +5,15 @@ import json
 import os
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 
 import pytest
 
 from conftest import CANARY_KEY, SCRIPTS, base_environment, find_leaks
+from gitrepo import git, make_repo
 from qianwen_auth.fsutil import file_lock
 from qianwen_auth.keys import fingerprint
 
@@ -27,18 +26,6 @@ as_root = pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, re
 
 def init_env(run_script, *args, **kwargs):
     return run_script("init_env.py", *args, **kwargs)
-
-
-def git(folder, *args):
-    return subprocess.run(["git", "-C", str(folder)] + list(args), check=True, capture_output=True)
-
-
-def make_repo(folder):
-    git(folder, "init", "-q")
-    git(folder, "config", "user.name", "Test")
-    git(folder, "config", "user.email", "test@example.invalid")
-    git(folder, "config", "commit.gpgsign", "false")
-    return folder
 
 
 def commit(folder, *paths):
