@@ -167,6 +167,7 @@ def _report_oss_only(args, oss_result, reporter):
     else:
         for line in oss_result.lines():
             reporter.line(line)
+        reporter.line("Status:    {} (exit {})".format(data["status"], data["exit_code"]))
         if data.get("evidence"):
             reporter.line("Saved:     " + data["evidence"])
     return data["exit_code"]

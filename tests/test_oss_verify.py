@@ -108,7 +108,7 @@ def test_text_output_is_short_and_names_the_next_step(run_script, oss_env, fake_
     fake_oss.scenario.denied = {"GetObject"}
     result = run_script("verify.py", "--oss-only", "--no-save", env=oss_env)
     assert result.returncode == 6
-    assert "OSS verdict: access_denied" in result.stdout
+    assert "OSS status: access_denied" in result.stdout
     assert "oss:GetObject" in result.stdout
     assert len(result.stdout.splitlines()) <= 10
 
@@ -176,7 +176,7 @@ def test_text_output_says_when_the_oss_check_changes_the_exit_code(run_script, o
     env = dict(oss_env, DASHSCOPE_API_KEY=CANARY_KEY, QWEN_BASE_URL=fake_dashscope.url)
     result = run_script("verify.py", "--oss", "--no-save", env=env)
     assert result.returncode == 6
-    assert "OSS verdict: no_such_bucket" in result.stdout
+    assert "OSS status: no_such_bucket" in result.stdout
     assert "Exit:      6 (the OSS check failed)" in result.stdout
 
 
@@ -212,7 +212,7 @@ def test_oss_with_key_check_output_and_evidence_hold_no_lowercased_echo_of_the_s
 def test_oss_only_text_output_holds_no_lowercased_echo_of_the_secret(run_script, oss_env, fake_oss):
     _echo_secret_lowercased(fake_oss)
     result = run_script("verify.py", "--oss-only", "--no-save", env=oss_env)
-    assert "OSS verdict: wrong_region" in result.stdout and not case_folded_leaks(result.output)
+    assert "OSS status: wrong_region" in result.stdout and not case_folded_leaks(result.output)
 
 
 def test_endpoint_with_a_space_is_config_error_not_unreachable(run_script, oss_env, fake_oss):
@@ -230,3 +230,32 @@ def test_certificate_for_another_host_is_tls_and_names_the_endpoint_setting(
     oss = result.json["oss"]
     assert result.returncode == 6 and (oss["status"], oss["error_code"]) == ("unreachable", "tls")
     assert "does not name" in oss["hint"] and "QWEN_TMP_OSS_ENDPOINT" in oss["hint"]
+
+
+def test_failed_oss_check_beside_a_valid_key_is_not_ok(run_script, oss_env, fake_oss, fake_dashscope):
+    from conftest import CANARY_KEY
+    fake_dashscope.accept(CANARY_KEY)
+    fake_oss.scenario.bucket_exists = False
+    result = run_script("verify.py", "--oss", "--json", "--no-save", "--base-url", fake_dashscope.url,
+                        env=dict(oss_env, DASHSCOPE_API_KEY=CANARY_KEY))
+    assert result.json["status"] == "valid"
+    assert (result.json["exit_code"], result.json["ok"]) == (6, False)
+
+
+def test_oss_only_text_ends_with_the_status_and_exit_code(run_script, oss_env, fake_oss):
+    fake_oss.scenario.bucket_exists = False
+    result = run_script("verify.py", "--oss-only", "--no-save", env=oss_env)
+    assert "Status:    oss_no_such_bucket (exit 6)" in result.stdout
+
+
+def test_half_configured_bucket_prints_no_placeholders_for_missing_values(run_script, oss_env):
+    env = {name: value for name, value in oss_env.items() if name != "QWEN_TMP_OSS_REGION"}
+    result = run_script("verify.py", "--oss-only", "--no-save", env=env)
+    assert "oss_config_error (exit 6)" in result.stdout
+    assert "None" not in result.stdout and "(?)" not in result.stdout
+
+
+def test_oss_only_json_carries_the_hint_at_the_top(run_script, oss_env, fake_oss):
+    fake_oss.scenario.bucket_exists = False
+    result = run_script("verify.py", "--oss-only", "--json", "--no-save", env=oss_env)
+    assert result.json["hint"] == result.json["oss"]["hint"] and result.json["hint"]

@@ -5,6 +5,8 @@ Official hosts are reached as themselves through the test CONNECT proxy with the
 """
 
 
+import os
+
 import pytest
 
 from conftest import CANARY_KEY, CANARY_TOKEN_PLAN_KEY
@@ -368,9 +370,27 @@ def test_scanned_rejection_says_every_region_rejected_it(run_script, official_en
 def test_valid_but_repaired_key_asks_for_the_fix_in_the_next_step(run_script, project, fake_dashscope):
     fake_dashscope.accept(CANARY_KEY)
     (project / ".env").write_text('DASHSCOPE_API_KEY="Bearer {}"\n'.format(CANARY_KEY))
+    os.chmod(str(project / ".env"), 0o600)
     result = run_script("verify.py", "--json", "--no-save", "--base-url", fake_dashscope.url)
     assert result.json["status"] == "valid"
     assert 'remove a leading "Bearer "' in result.json["hint"]
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX file modes")
+def test_valid_key_in_a_readable_dotenv_says_so_in_the_next_step(run_script, project, fake_dashscope):
+    fake_dashscope.accept(CANARY_KEY)
+    (project / ".env").write_text("DASHSCOPE_API_KEY={}\n".format(CANARY_KEY))
+    os.chmod(str(project / ".env"), 0o644)
+    result = run_script("verify.py", "--json", "--no-save", "--base-url", fake_dashscope.url)
+    assert result.json["status"] == "valid"
+    assert "--fix-permissions" in result.json["hint"] and "nothing to do" not in result.json["hint"]
+
+
+def test_stale_exported_key_hint_leads_with_unset_and_no_region_advice(run_script, project, fake_dashscope):
+    from conftest import CANARY_KEY_OTHER
+    (project / ".env").write_text("DASHSCOPE_API_KEY={}\n".format(CANARY_KEY_OTHER))
+    result = verify(run_script, "--base-url", fake_dashscope.url)
+    assert "unset it" in result.json["hint"] and "--region" not in result.json["hint"]
 
 
 def test_wrong_region_keeps_the_probed_region_apart_from_the_key_region(

@@ -86,22 +86,26 @@ class OssResult:
 
     def lines(self):
         if not self.configured:
-            return ["OSS: not configured ({} unset); uploads use the 48-hour temporary storage".format(
+            return ["OSS:       not configured ({} unset); uploads use the 48-hour temporary storage".format(
                 "QWEN_TMP_OSS_BUCKET")]
-        where = "OSS: bucket {} ({}) via {}".format(self.bucket, self.region or "?", self.endpoint or "?")
+        where = "OSS:       bucket {}".format(self.bucket or "(not set)")
+        if self.region:
+            where += " ({})".format(self.region)
+        if self.endpoint:
+            where += " via {}".format(self.endpoint)
         if self.credentials_source:
             where += ", keys from {} ({})".format(self.credentials_source, self.fingerprint)
         lines = [where]
         if self.status != CONFIG_ERROR:
             lines.append("OSS steps: " + ", ".join("{} {}".format(step.upper(), state)
                                                     for step, state in self.steps.items()))
-        verdict = "OSS verdict: " + self.status
+        verdict = "OSS status: " + self.status
         if self.error_code:
             verdict += " ({})".format(self.error_code)
         lines.append(verdict)
-        lines.extend("OSS note: " + note for note in self.notes)
+        lines.extend("OSS note:  " + note for note in self.notes)
         if self.hint and self.configured:
-            lines.append("OSS next step: " + self.hint)
+            lines.append("OSS next:  " + self.hint)
         return lines
 
 
@@ -386,4 +390,8 @@ def add_to_json(data, oss_result, key_exit_code, oss_only=False):
     data = dict(data)
     data["oss"] = oss_result.to_json()
     data["exit_code"] = oss_exit_code(oss_result, key_exit_code, oss_only)
+    # `ok` answers "may the agent go on?": a failed OSS check says no even beside a valid key.
+    data["ok"] = data["exit_code"] == 0
+    if oss_only:
+        data["hint"] = oss_result.hint or ""
     return data

@@ -206,11 +206,7 @@ def _finish_outcome(result, endpoint, outcome, scanned=False, options=None):
     result.problem_detail = outcome.message
     if outcome.kind == verdict.ACCEPTED:
         place = endpoints.REGION_NAMES.get(endpoint.region, where)
-        if result.key.repairs:
-            return result.finish("valid", "the key works with {}, but fix {}: remove {} so every tool "
-                                 "reads the key as it is".format(place, result.key.where, ", ".join(
-                                     REPAIR_WORDS.get(code, code) for code in result.key.repairs)))
-        return result.finish("valid", "the key works with {}; nothing to do".format(place))
+        return result.finish("valid", _valid_hint(result, place))
     if outcome.kind == verdict.REJECTED:
         return result.finish("invalid_key", _rejected_hint(result, endpoint, outcome, scanned, options))
     if outcome.kind == verdict.DENIED:
@@ -226,8 +222,34 @@ def _finish_outcome(result, endpoint, outcome, scanned=False, options=None):
     return result.finish("api_error", verdict.api_error_hint(outcome))
 
 
+def _valid_hint(result, place):
+    """A working key can still need a fix: a leaked or readable .env comes first, then a paste repair."""
+    key = result.key
+    if "dotenv_tracked_by_git" in key.problems:
+        return ("the key works with {}, but {} is committed to git: treat the key as leaked, create a new "
+                "one at {} and stop tracking the file (the warning shows the command)").format(
+                    place, key.where, CONSOLE_KEYS_URL)
+    if "dotenv_readable_by_others" in key.problems:
+        path = key.source[len("dotenv:"):]
+        return ("the key works with {}, but other users can read {}: run `{} --path {} --fix-permissions`"
+                ).format(place, key.where, script_command("init_env.py"), path)
+    if key.repairs:
+        words = [REPAIR_WORDS.get(code, code) for code in key.repairs]
+        listed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+        return "the key works with {}, but fix {}: remove {} so every tool reads the key as it is".format(
+            place, key.where, listed)
+    return "the key works with {}; nothing to do".format(place)
+
+
 def _rejected_hint(result, endpoint, outcome, scanned, options):
     where = endpoint.origin + endpoint.prefix
+    if result.key.shadowed:
+        # A stale key that shadows another is the likeliest cause: say that first, and do not send
+        # anyone off to compare regions with the stale key.
+        how = "unset it (and remove it from your shell profile)" if result.key.source.startswith("env:") \
+            else "remove the stale line"
+        return ("{} rejected the key from {}{}, and {} holds a different key: if that one is current, {}"
+                ).format(where, result.key.where, _code(outcome), result.key.shadowed[0], how)
     if scanned:
         said = "{} and every other official region rejected the key{}".format(where, _code(outcome))
     else:
@@ -237,9 +259,6 @@ def _rejected_hint(result, endpoint, outcome, scanned, options):
                      "not forward the Authorization header, so compare with `verify.py --region cn`)")
         elif options is not None and not options.region_scan:
             said += " (other regions were not tried: --no-region-scan)"
-    if result.key.shadowed:
-        return ("{}. {} holds a different key: if that one is current, remove the stale key from {} "
-                "(for an exported variable: unset it)").format(said, result.key.shadowed[0], result.key.where)
     return "{}: it was deleted, disabled or mistyped. Create or copy a key at {}".format(said, CONSOLE_KEYS_URL)
 
 
