@@ -166,6 +166,10 @@ def next_step(result, gitignore=None, cwd=None):
         return ("open {}, create or copy an API key, and put it in place of the placeholder in {} "
                 "line {} yourself (in your editor, not in a chat); then run: {}".format(
                     CONSOLE_URL, result.path, result.key.line, verify))
+    if (result.status in ("already_set", "written") and result.permissions is not None
+            and result.permissions.too_open and not result.permissions.fixed):
+        return ("other users can read {}: run `{} --path {} --fix-permissions`, then: {}".format(
+            result.path, script_command("init_env.py", cwd), result.path, verify))
     if result.status in ("already_set", "written"):
         return "run: {} (it checks the key without spending tokens)".format(verify)
     return ("fix the problem above and run init_env.py again; the key itself comes from {}, and "

@@ -453,3 +453,28 @@ def test_gitignore_that_is_a_named_pipe_is_reported_without_blocking(run_script,
     result = init_env(run_script, "--json", timeout=20)
     assert result.returncode == 1
     assert "not a regular file" in result.json["gitignore"]["error"]
+
+
+def test_piping_the_same_key_cleans_a_badly_pasted_line(run_script, project):
+    env_file = project / ".env"
+    env_file.write_text('DASHSCOPE_API_KEY=Bearer "{}"\n'.format(CANARY_KEY))
+    os.chmod(str(env_file), 0o600)
+    result = run_script("init_env.py", "--from-stdin", "--no-gitignore", "--json",
+                        input=CANARY_KEY + "\n", allow_key_in=[env_file])
+    assert result.json["status"] == "written"
+    assert env_file.read_text() == "DASHSCOPE_API_KEY={}\n".format(CANARY_KEY)
+
+
+def test_a_badly_pasted_key_line_is_reported(run_script, project):
+    (project / ".env").write_text("DASHSCOPE_API_KEY='{} '\n".format(CANARY_KEY))
+    result = run_script("init_env.py", "--no-gitignore")
+    assert "needs cleaning" in result.stderr
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX file modes")
+def test_readable_dotenv_with_a_key_makes_fix_permissions_the_next_step(run_script, project):
+    env_file = project / ".env"
+    env_file.write_text("DASHSCOPE_API_KEY={}\n".format(CANARY_KEY))
+    os.chmod(str(env_file), 0o644)
+    result = run_script("init_env.py", "--no-gitignore", "--json")
+    assert "--fix-permissions" in result.json["next_step"]

@@ -207,6 +207,12 @@ def _file_warnings(env, path):
             warnings.append("{} assigns {} {} times (lines {}); the last one, line {}, is used".format(
                 path, name, len(lines), ", ".join(map(str, lines)), lines[-1]))
     winner = effective_assignment(env)
+    if winner is not None and (winner.value or "").strip():
+        repairs = check_key(winner.value).repairs
+        if repairs:
+            warnings.append("{} line {} ({}) needs cleaning ({}): other tools may read it wrongly; edit the "
+                            "line, or pipe the key in again with --from-stdin".format(
+                                path, winner.line, winner.name, ", ".join(code.replace("_", " ") for code in repairs)))
     for name in KEY_NAMES:
         other = env.last(name)
         if winner is None or other is None or other is winner or not (other.value or "").strip():
@@ -360,8 +366,15 @@ def _update(path, env, options, result):
         _refuse_symlink(path)
         _rewrite(path, _replace(path, env, current, new.cleaned), PRIVATE_MODE, options)
         return "written"
-    if not new or result.key.fingerprint == new.fingerprint:
+    if not new:
         return "already_set"
+    if result.key.fingerprint == new.fingerprint:
+        if current.value == new.cleaned:
+            return "already_set"
+        # The same key, pasted badly before (quotes, "Bearer ", spaces): writing it cleanly loses nothing.
+        _refuse_symlink(path)
+        _rewrite(path, _replace(path, env, current, new.cleaned), PRIVATE_MODE, options)
+        return "written"
     if not options.replace:
         raise Refused("{} already holds a key ({}); pass --replace to overwrite it".format(
             result.key.where, result.key.fingerprint))
