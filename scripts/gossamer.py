@@ -7,14 +7,12 @@ an agent whether it may offer the choices now. It never prompts and never reads 
 """
 
 import argparse
-import json
-import os
 import sys
 from pathlib import Path
 
 from qianwen_auth import VERSION, update_state
 from qianwen_auth.cli import Parser
-from qianwen_auth.redact import redact
+from qianwen_auth.report import Reporter
 
 PROG = "gossamer.py"
 
@@ -75,31 +73,27 @@ def _state_file_argument(text):
 class Warnings:
     """Prints each warning once, however many reads meet the same bad file."""
 
-    def __init__(self):
+    def __init__(self, output):
+        self.output = output
         self.seen = []
 
     def add(self, messages):
         for message in messages:
             if message not in self.seen:
                 self.seen.append(message)
-                _stderr("warning: " + message)
+                self.output.error("{}: warning: {}".format(PROG, message))
 
 
-def _stderr(message):
-    print("{}: {}".format(PROG, redact(message)), file=sys.stderr)
-
-
-def fail(args, message, state_file=None):
-    """Report a failure on stderr and, with --json, as the one object on stdout; returns 1."""
-    _stderr(message)
+def fail(output, args, message, state_file=None, code=1, status="error"):
+    """Report a failure on stderr and, with --json, as the one object on stdout; returns code."""
+    output.error("{}: {}".format(PROG, message))
     if args is not None and args.json:
-        print(json.dumps({"status": "error", "exit_code": 1,
-                          "state_file": str(state_file) if state_file else None,
-                          "error": redact(message)}))
-    return 1
+        output.json({"version": VERSION, "status": status, "ok": False, "exit_code": code,
+                     "state_file": str(state_file) if state_file else None, "error": message})
+    return code
 
 
-def save_choice(args, state_file, warnings):
+def save_choice(output, args, state_file, warnings):
     """Apply the write flags; returns an exit code, or None when the run goes on."""
     try:
         if args.never_install:
@@ -116,9 +110,9 @@ def save_choice(args, state_file, warnings):
             message = ("Update-check reminder choices forgotten (saved in {})." if saved else
                        "No update-check reminder choice recorded in {}; nothing to forget.")
     except update_state.StateWriteError as error:
-        return fail(args, "{}. {}".format(error, WRITE_HINT), state_file)
+        return fail(output, args, "{}. {}".format(error, WRITE_HINT), state_file)
     warnings.add(before.warnings)
-    print(redact(message.format(state_file)), file=sys.stderr)
+    output.error(message.format(state_file))
     return None
 
 
@@ -160,25 +154,25 @@ def render_status(report):
     return "\n".join(lines)
 
 
-def run(args):
+def run(output, args):
     try:
         state_file = args.state_file or update_state.default_state_file()
     except update_state.NoStateLocation as error:
-        return fail(args, "{}. Pass --state-file PATH to say where.".format(error))
-    warnings = Warnings()
+        return fail(output, args, "{}. Pass --state-file PATH to say where.".format(error))
+    warnings = Warnings(output)
     if args.dismiss or args.never_install or args.reset:
-        code = save_choice(args, state_file, warnings)
+        code = save_choice(output, args, state_file, warnings)
         if code is not None:
             return code
     if not (args.status or args.should_prompt or args.json):
         return 0
     report = describe(state_file, warnings)
     if args.json:
-        print(json.dumps(report))
+        output.json(report)
     elif args.status:
-        print(redact(render_status(report)))
+        output.line(render_status(report))
     else:
-        print(redact("{}: {}".format("yes" if report["should_prompt"] else "no", report["reason"])))
+        output.line("{}: {}".format("yes" if report["should_prompt"] else "no", report["reason"]))
     if args.should_prompt and not report["should_prompt"]:
         return 1
     return 0
@@ -194,16 +188,15 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.reset and (args.dismiss or args.never_install):
         parser.error("--reset cannot be combined with --dismiss or --never-install")
+    output = Reporter()  # redacts, and never raises on a closed or broken stream
     try:
-        return run(args)
-    except BrokenPipeError:
-        # The reader went away; keep Python from complaining again while it flushes stdout at exit.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
+        return run(output, args)
     except KeyboardInterrupt:
-        return 1
+        return fail(output, args, "interrupted", code=130, status="interrupted")
     except Exception as error:  # the last line of defence: one redacted line, never a traceback
-        return fail(args, "unexpected error: {}: {}".format(type(error).__name__, error))
+        return fail(output, args, "unexpected error: {}: {}".format(type(error).__name__, error))
+    finally:
+        output.flush()
 
 
 if __name__ == "__main__":

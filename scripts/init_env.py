@@ -56,17 +56,10 @@ def build_parser(argv=None):
 class Output(Reporter):
     """Everything leaves through the shared reporter, redacted against the secrets this run has seen."""
 
-    printed_json = False
-
     def remember(self, secret):
         # Values too short to be keys are refused anyway; masking them would garble every line.
         if len(secret) >= 8:
             self.secrets.append(secret)
-
-    def json(self, data):
-        if not self.printed_json:  # one object, even when an interrupt arrives after the result
-            self.printed_json = True
-            super().json(data)
 
 
 def pipe_examples(cwd=None):

@@ -800,3 +800,13 @@ def test_readers_never_see_a_half_written_file_during_parallel_writes(state_file
         if stdout:
             assert json.loads(stdout)["warnings"] == []
     assert read_json(state_file)["other_tool"] == "x" * 20000
+
+
+def test_a_reader_that_goes_away_is_no_crash(tmp_path):
+    import subprocess
+    import sys
+    from conftest import SCRIPTS, base_environment
+    done = subprocess.run("'{}' '{}' --status --json --state-file '{}' | true".format(
+        sys.executable, SCRIPTS / "gossamer.py", tmp_path / "state.json"), shell=True,
+        env=base_environment(tmp_path), capture_output=True)
+    assert b"Traceback" not in done.stderr and b"Exception ignored" not in done.stderr

@@ -190,3 +190,19 @@ def test_confused_pastes_are_refused_before_sending(run_script, fake_dashscope, 
 @pytest.mark.parametrize("base_url", ["https://dashscope.aliyuncs.com:0/", "http://evil.localhost:8080"])
 def test_port_zero_and_localhost_subdomains_are_refused(run_script, base_url):
     assert verify(run_script, "--base-url", base_url).json["status"] == "config_error"
+
+
+def test_placeholder_words_are_not_masked_in_hints(run_script):
+    result = run_script("verify.py", "--json", "--no-save", env={"DASHSCOPE_API_KEY": "your_api_key"})
+    assert result.json["status"] == "not_configured"
+    assert "***" not in result.json["hint"] and "api-keys" in result.json["hint"]
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX shell")
+def test_oss_check_in_a_deleted_folder_is_no_crash(tmp_path):
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    command = 'cd "$1" && rmdir "$1" && exec "$2" "$3" --oss --json --no-save'
+    done = subprocess.run(["sh", "-c", command, "sh", str(gone), sys.executable, str(SCRIPTS / "verify.py")],
+                          env=base_environment(tmp_path), capture_output=True, text=True)
+    assert done.returncode == 2 and json.loads(done.stdout)["status"] == "config_error"

@@ -84,9 +84,14 @@ class ConfigChain:
 
     def __init__(self, environ: Mapping[str, str] | None = None, cwd=None):
         self.environ = dict(os.environ if environ is None else environ)
-        self.cwd = Path(cwd or os.getcwd())
         self._files = None
         self.warnings: list[str] = []
+        try:
+            self.cwd = Path(cwd or os.getcwd())
+        except OSError:  # the folder was deleted under us: the environment still counts
+            self.cwd = None
+            self._files = []
+            self.warnings.append("the current folder cannot be read, so no .env file was read")
 
     def env_files(self):
         if self._files is None:

@@ -6,14 +6,17 @@ already leaked, and "it works" must not be the whole story.
 
 import os
 import stat
-from typing import List, Tuple
 
-from .fsutil import script_command
+from .fsutil import script_command, shell_quote
 from .gitignore import Git, find_git_root, untrack_command
 
 
-def dotenv_exposure(path, cwd=None) -> List[Tuple[str, str]]:
-    """(problem code, message) pairs for a .env file that holds a key."""
+def fix_permissions_command(path, cwd=None):
+    return "{} --path {} --fix-permissions".format(script_command("init_env.py", cwd), shell_quote(str(path)))
+
+
+def dotenv_exposure(path, cwd=None, deadline=None):
+    """(problem code, message) pairs for a .env file that holds a key; git gets until deadline."""
     found = []
     if os.name != "nt":
         try:
@@ -21,13 +24,13 @@ def dotenv_exposure(path, cwd=None) -> List[Tuple[str, str]]:
         except OSError:
             mode = 0
         if mode & 0o077:
-            found.append(("dotenv_readable_by_others", (
-                "{} can be read by other users (mode {:04o}): run `{} --path {} --fix-permissions`"
-                ).format(path, mode, script_command("init_env.py", cwd), path)))
+            who = "other users" if mode & 0o007 else "the file's group"
+            found.append(("dotenv_readable_by_others", "{} can be read by {} (mode {:04o}): run `{}`".format(
+                path, who, mode, fix_permissions_command(path, cwd))))
     root = find_git_root(os.path.dirname(os.path.abspath(str(path))))
     if root is not None:
         relative = os.path.relpath(os.path.abspath(str(path)), str(root))
-        if Git(root).is_tracked(relative):
+        if Git(root, deadline=deadline).is_tracked(relative):
             found.append(("dotenv_tracked_by_git", (
                 "{} is tracked by git: treat the key as leaked and create a new one, then stop tracking "
                 "the file: {}").format(path, untrack_command(path, root, cwd or os.getcwd()))))

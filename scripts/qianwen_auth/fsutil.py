@@ -29,13 +29,21 @@ SMALL_FILE_LIMIT = 1024 * 1024
 def script_command(name, cwd=None):
     """How to run one of this skill's scripts from cwd: relative when it is below cwd, else absolute
     (an agent copies the command as printed, so it must work from where the user is)."""
-    import shlex
     script = SKILL_DIR / "scripts" / name
     try:
         shown = script.relative_to(Path(cwd or os.getcwd()).resolve())
     except (ValueError, OSError):  # OSError: the current folder was deleted
         shown = script
-    return "python3 " + shlex.quote(str(shown))
+    return ("py -3" if os.name == "nt" else "python3") + " " + shell_quote(str(shown))
+
+
+def shell_quote(argument):
+    """One argument quoted for the user's shell: POSIX quoting, or cmd/PowerShell's on Windows."""
+    if os.name == "nt":
+        import subprocess
+        return subprocess.list2cmdline([argument])
+    import shlex
+    return shlex.quote(argument)
 
 
 class WriteRefused(Exception):

@@ -8,7 +8,6 @@ existing one in the .env file's folder is still completed.
 """
 
 import os
-import shlex
 import shutil
 import subprocess
 import time
@@ -17,7 +16,8 @@ from pathlib import Path
 from typing import List, Optional
 
 from .fsutil import (
-    FileNotRead, atomic_write_bytes, create_new_file, read_small_file, rewrite_refusal, sibling_lock,
+    FileNotRead, atomic_write_bytes, create_new_file, read_small_file, rewrite_refusal, shell_quote,
+    sibling_lock,
 )
 
 PATTERNS = (".env", ".env.local", "*.env")
@@ -196,8 +196,8 @@ def _relative(path, root):
 def untrack_command(env_path, root, cwd):
     relative = _relative(env_path, root)
     if cwd is not None and Path(os.path.abspath(str(cwd))) == root:
-        return "git rm --cached -- {}".format(shlex.quote(relative))
-    return "git -C {} rm --cached -- {}".format(shlex.quote(str(root)), shlex.quote(relative))
+        return "git rm --cached -- {}".format(shell_quote(relative))
+    return "git -C {} rm --cached -- {}".format(shell_quote(str(root)), shell_quote(relative))
 
 
 def _missing(path, git, folder, root, patterns):
@@ -239,7 +239,7 @@ def _not_ignored_message(git, relative):
         return ("git does not ignore {}: none of {} covers that name. Add a line for it to .gitignore, or "
                 "keep the key in a .env file".format(relative, ", ".join(PATTERNS)))
     return ("git still does not ignore {}; run `git check-ignore -v --no-index -- {}` to see which rule "
-            "is missing".format(relative, shlex.quote(relative)))
+            "is missing".format(relative, shell_quote(relative)))
 
 
 def covered_by_patterns(path):

@@ -74,7 +74,9 @@ def launch(options: Options, secrets: list) -> Launch:
     # The cleaned values: the raw ones may carry "Bearer " or quotes, which are no secret and must
     # stay readable in hints.
     for setting in ([found] if found else []) + state.resolution.shadowed:
-        secrets.append(keys.check_key(setting.value).cleaned or setting.value.strip())
+        seen = keys.check_key(setting.value)
+        if not seen.placeholder:  # a placeholder is no secret; masking it would garble every hint
+            secrets.append(seen.cleaned or setting.value.strip())
     state.base_setting = state.chain.lookup("QWEN_BASE_URL")
     try:
         state.endpoint, state.chosen_by = endpoints.choose_endpoint(

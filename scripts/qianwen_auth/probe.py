@@ -113,8 +113,9 @@ def ssl_context():
         try:
             context.load_verify_locations(cafile=cafile, capath=capath)
         except (ssl.SSLError, OSError, ValueError) as error:
-            raise CaFileError("SSL_CERT_FILE={} holds no usable PEM certificates ({})".format(
-                cafile, type(error).__name__)) from None
+            named = "SSL_CERT_FILE={}".format(cafile) if cafile else "SSL_CERT_DIR={}".format(capath)
+            raise CaFileError("{} holds no usable PEM certificates ({})".format(
+                named, type(error).__name__)) from None
     return context
 
 

@@ -11,6 +11,7 @@ import urllib.parse
 
 MASK = "***"
 _PIECE = 6
+_SHORTEST_SECRET = 8
 
 # Key-shaped strings: DashScope keys keep only their type prefix, AccessKey IDs lose everything.
 # Lookbehinds instead of \b so "api_key_sk-..." is caught while "task-" or "disk-" is not, and
@@ -90,11 +91,11 @@ def _mask_known(text, secrets):
         if not secret:
             continue
         for form in _forms(str(secret)):
-            if len(form) < _PIECE:
-                text = text.replace(form, MASK)
-            else:
-                form = _lower_same_length(form)
-                pieces.update(form[i:i + _PIECE] for i in range(len(form) - _PIECE + 1))
+            if len(form) < _SHORTEST_SECRET:
+                # Too short to be a key or an AccessKey: masking it would garble ordinary words.
+                continue
+            form = _lower_same_length(form)
+            pieces.update(form[i:i + _PIECE] for i in range(len(form) - _PIECE + 1))
     if not pieces:
         return text
     parts, done = [], 0

@@ -52,7 +52,13 @@ class Reporter:
     def error(self, text):
         self._write("err", redact(text, self.secrets) + "\n")
 
+    printed_json = False
+
     def json(self, data):
+        """The one JSON object of a run; a second call (an interrupt after printing) is ignored."""
+        if self.printed_json:
+            return
+        self.printed_json = True
         # ensure_ascii: valid on any console encoding, and every JSON parser reads the escapes.
         self._write("out", json.dumps(redact_data(data, self.secrets), indent=2, ensure_ascii=True) + "\n")
 

@@ -89,7 +89,7 @@ def verify(options: Options, secrets: list[str] | None = None, started: Launch |
 
     if found is not None and found.path is not None and not check.placeholder:
         from .exposure import dotenv_exposure
-        for code, message in dotenv_exposure(found.path, options.cwd):
+        for code, message in dotenv_exposure(found.path, options.cwd, deadline=state.deadline):
             result.key.problems.append(code)
             result.warnings.append(message)
 
@@ -230,9 +230,9 @@ def _valid_hint(result, place):
                 "one at {} and stop tracking the file (the warning shows the command)").format(
                     place, key.where, CONSOLE_KEYS_URL)
     if "dotenv_readable_by_others" in key.problems:
-        path = key.source[len("dotenv:"):]
-        return ("the key works with {}, but other users can read {}: run `{} --path {} --fix-permissions`"
-                ).format(place, key.where, script_command("init_env.py"), path)
+        from .exposure import fix_permissions_command
+        return "the key works with {}, but others can read {}: run `{}`".format(
+            place, key.where, fix_permissions_command(key.source[len("dotenv:"):]))
     if key.repairs:
         words = [REPAIR_WORDS.get(code, code) for code in key.repairs]
         listed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
