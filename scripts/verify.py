@@ -7,6 +7,8 @@ from qianwen_auth import VERSION
 from qianwen_auth.cli import Parser
 from qianwen_auth.regions import REGION_HOSTS
 
+INTERNAL_ERROR_EXIT = 70  # a bug of ours: one redacted line, never a traceback
+
 EPILOG = """examples:
   python3 scripts/verify.py                   check the key the family's scripts will use
   python3 scripts/verify.py --json            one JSON object for agents
@@ -73,7 +75,7 @@ def main(argv=None):
     except KeyboardInterrupt:
         return _stopped(args, reporter, "interrupted", 130, "verify.py: interrupted")
     except Exception as error:  # never a traceback for the user; one redacted line instead
-        return _stopped(args, reporter, "internal_error", 70,
+        return _stopped(args, reporter, "internal_error", INTERNAL_ERROR_EXIT,
                         "verify.py: internal error: {}: {}".format(type(error).__name__, error))
     finally:
         reporter.flush()

@@ -11,7 +11,7 @@ import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from .regions import DEFAULT_REGION, REGION_HOSTS, REGION_NAMES, TOKEN_PLAN_HOSTS  # noqa: F401
+from .regions import DEFAULT_REGION, REGION_HOSTS
 
 COMPATIBLE = "compatible"   # .../compatible-mode/v1
 NATIVE = "native"           # .../api/v1

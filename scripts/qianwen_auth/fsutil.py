@@ -46,10 +46,6 @@ def shell_quote(argument):
     return shlex.quote(argument)
 
 
-class WriteRefused(Exception):
-    """A write we refuse by policy (skill folder, skills tree); the message says why."""
-
-
 class OwnerNotKept(PermissionError):
     """A rewrite would change who owns the file, and we may not give it back to its owner."""
 

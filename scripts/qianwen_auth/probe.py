@@ -49,7 +49,6 @@ class Exchange:
     elapsed_ms: int = 0
     error: str | None = None
     detail: str = ""
-    proxy: str | None = None
 
     @property
     def location(self):
@@ -165,12 +164,11 @@ def _perform(request, timeout, secrets):
     import urllib.error
     import urllib.request
     proxy = proxy_for(request.url)
-    exchange = Exchange(request.method, redact_url(request.url),
-                        proxy=redact_url(proxy) if proxy and not _proxy_problem(proxy) else None)
+    exchange = Exchange(request.method, redact_url(request.url))
     started = time.monotonic()
     problem = _proxy_problem(proxy) if proxy else None
     if problem:
-        exchange.error, exchange.detail, exchange.proxy = PROXY, problem, None
+        exchange.error, exchange.detail = PROXY, problem
         return exchange
     try:
         opener = _opener(proxy, request.url.lower().startswith("https:"))
@@ -229,8 +227,7 @@ class Pending:
                     self._results[index] = Exchange(
                         request.method, redact_url(request.url), error=TIMEOUT,
                         detail="no complete answer before the deadline",
-                        elapsed_ms=int((time.monotonic() - self.started) * 1000),
-                        proxy=redact_url(proxy_for(request.url) or "") or None)
+                        elapsed_ms=int((time.monotonic() - self.started) * 1000))
             return list(self._results)
 
 

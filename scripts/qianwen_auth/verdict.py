@@ -14,7 +14,6 @@ EXIT_CODES = {
     "valid": 0, "invalid_key": 1, "wrong_region": 1, "token_plan_key": 1, "access_denied": 1,
     "config_error": 2, "not_configured": 3, "unreachable": 4, "api_error": 5,
 }
-INTERNAL_ERROR_EXIT = 70
 
 # Probe outcomes.
 ACCEPTED, REJECTED, DENIED, MISSING, API_ERROR, UNREACHABLE = (

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from . import endpoints, keys, verdict
+from . import endpoints, keys, regions, verdict
 from .fsutil import script_command
 from .launch import Launch, Options, free_request, launch
 from .launch import headers as launch_headers
@@ -138,10 +138,10 @@ def _token_plan(run, result, check, found):
                 found.where, CONSOLE_KEYS_URL)
     if not run.options.check_token_plan:
         return result.finish("token_plan_key", hint)
-    regions = list(endpoints.TOKEN_PLAN_HOSTS)
-    requests = [free_request("https://{}/compatible-mode/v1/models".format(endpoints.TOKEN_PLAN_HOSTS[r]),
-                              check.cleaned) for r in regions]
-    for region, request, exchange in zip(regions, requests, send_all(requests, run.deadline, run.secrets)):
+    plans = list(regions.TOKEN_PLAN_HOSTS)
+    requests = [free_request("https://{}/compatible-mode/v1/models".format(regions.TOKEN_PLAN_HOSTS[plan]),
+                              check.cleaned) for plan in plans]
+    for region, request, exchange in zip(plans, requests, send_all(requests, run.deadline, run.secrets)):
         outcome = verdict.classify(exchange, redact_text=run.redact)
         result.probes.append(_probe_report(exchange, outcome, request.url))
         if outcome.kind == verdict.ACCEPTED and not result.token_plan.accepted:
@@ -183,7 +183,7 @@ def _send_chat(run, result, endpoint, key):
 
 
 def _scan_regions(run, result, endpoint, key, first_outcome):
-    others = [region for region in endpoints.REGION_HOSTS if region != endpoint.region]
+    others = [region for region in regions.REGION_HOSTS if region != endpoint.region]
     requests = [free_request(endpoints.official_endpoint(r).native_models_url(), key) for r in others]
     accepted = None
     for region, request, exchange in zip(others, requests, send_all(requests, run.deadline, run.secrets)):
@@ -198,14 +198,14 @@ def _scan_regions(run, result, endpoint, key, first_outcome):
     result.suggested_base_url = suggested
     return result.finish("wrong_region", (
         "the key belongs to {} ({}), not {}: set QWEN_BASE_URL={} (or run with --region {})").format(
-            endpoints.REGION_NAMES[accepted], accepted, endpoint.region, suggested, accepted))
+            regions.REGION_NAMES[accepted], accepted, endpoint.region, suggested, accepted))
 
 
 def _finish_outcome(result, endpoint, outcome, scanned=False, options=None):
     where = endpoint.origin + endpoint.prefix
     result.problem_detail = outcome.message
     if outcome.kind == verdict.ACCEPTED:
-        place = endpoints.REGION_NAMES.get(endpoint.region, where)
+        place = regions.REGION_NAMES.get(endpoint.region, where)
         return result.finish("valid", _valid_hint(result, place))
     if outcome.kind == verdict.REJECTED:
         return result.finish("invalid_key", _rejected_hint(result, endpoint, outcome, scanned, options))
