@@ -74,7 +74,7 @@ def region_of_host(host):
 
 def is_loopback(host):
     # Only the name itself: "x.localhost" is resolved through DNS here and may point anywhere.
-    if host == "localhost":
+    if host.lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback

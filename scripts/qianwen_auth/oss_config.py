@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import List, Optional
 from urllib.parse import quote, urlsplit
 
+from .endpoints import is_loopback
 from .keys import fingerprint
 
 BUCKET = "QWEN_TMP_OSS_BUCKET"
@@ -86,15 +87,6 @@ def normalise_region(raw: str):
         note = "{}={} is the endpoint form; used the region id {} (signatures need it)".format(
             REGION, raw.strip(), region)
     return region, note
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _host_problem(host):
