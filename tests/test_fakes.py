@@ -8,6 +8,7 @@ import ssl
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -233,8 +234,8 @@ def test_redirect_answers_with_location_and_is_not_followed(fake_dashscope):
 
 def test_latency_delays_every_answer(fake_dashscope):
     fake_dashscope.accept(CANARY_KEY)
-    fake_dashscope.latency = 0.3
-    import threading
+    fetch(fake_dashscope.url + NATIVE_PROBE, CANARY_KEY)  # warm up: first-use imports happen here
+    fake_dashscope.latency = 1.0
     workers = [threading.Thread(target=fetch, args=(fake_dashscope.url + NATIVE_PROBE, CANARY_KEY))
                for _ in range(2)]
     for worker in workers:

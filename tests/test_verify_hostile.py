@@ -158,13 +158,18 @@ def test_full_disk_on_stdout_keeps_the_exit_code(tmp_path):
     assert b"Traceback" not in done.stderr and b"Exception ignored" not in done.stderr
 
 
-@pytest.mark.skipif(os.name == "nt", reason="POSIX shell")
-def test_deleted_current_folder_is_a_config_error(tmp_path):
+def run_verify_in_a_deleted_folder(tmp_path, *args):
+    """verify.py started in a folder that is removed just before it runs."""
     gone = tmp_path / "gone"
     gone.mkdir()
-    command = 'cd "$1" && rmdir "$1" && exec "$2" "$3" --json'
-    done = subprocess.run(["sh", "-c", command, "sh", str(gone), sys.executable, str(SCRIPTS / "verify.py")],
-                          env=base_environment(tmp_path), capture_output=True, text=True)
+    command = 'cd "$1" && rmdir "$1" && shift && exec "$@"'
+    return subprocess.run(["sh", "-c", command, "sh", str(gone), sys.executable, str(SCRIPTS / "verify.py")]
+                          + list(args), env=base_environment(tmp_path), capture_output=True, text=True)
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX shell")
+def test_deleted_current_folder_is_a_config_error(tmp_path):
+    done = run_verify_in_a_deleted_folder(tmp_path, "--json")
     assert done.returncode == 2
     assert json.loads(done.stdout)["status"] == "config_error"
 
@@ -200,9 +205,5 @@ def test_placeholder_words_are_not_masked_in_hints(run_script):
 
 @pytest.mark.skipif(os.name == "nt", reason="POSIX shell")
 def test_oss_check_in_a_deleted_folder_is_no_crash(tmp_path):
-    gone = tmp_path / "gone"
-    gone.mkdir()
-    command = 'cd "$1" && rmdir "$1" && exec "$2" "$3" --oss --json --no-save'
-    done = subprocess.run(["sh", "-c", command, "sh", str(gone), sys.executable, str(SCRIPTS / "verify.py")],
-                          env=base_environment(tmp_path), capture_output=True, text=True)
+    done = run_verify_in_a_deleted_folder(tmp_path, "--oss", "--json", "--no-save")
     assert done.returncode == 2 and json.loads(done.stdout)["status"] == "config_error"

@@ -158,7 +158,7 @@ def test_key_of_another_region_is_wrong_region_with_the_base_url_to_set(
 
 def test_region_scan_sends_the_other_regions_at_once(run_script, official_env, official_dashscope):
     official_dashscope.accept(CANARY_KEY, region="hk")
-    official_dashscope.latency = 0.3
+    official_dashscope.latency = 0.8
     result = verify(run_script, env=official_env)
     assert result.json["status"] == "wrong_region" and result.json["region"] == "hk"
     assert len(result.json["probes"]) == 4

@@ -10,8 +10,10 @@ import select
 import socket
 import threading
 
+from .server import Startable
 
-class _Listener:
+
+class _Listener(Startable):
     """Accepts on 127.0.0.1:0 in a thread and gives each connection to self._serve (in its own thread)."""
 
     def __init__(self):
@@ -54,12 +56,6 @@ class _Listener:
             for connection in self._connections:
                 connection.close()
             self._connections = []
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
     def _accept_loop(self):
         while not self._stopping.is_set():

@@ -21,7 +21,7 @@ from typing import Dict, List, Optional
 from urllib.parse import urlsplit
 
 from . import dashscope_bodies as bodies
-from .server import LoopbackHTTPServer, QuietHandler
+from .server import LoopbackHTTPServer, QuietHandler, Startable
 
 REGION_HOSTS = {
     "cn": "dashscope.aliyuncs.com",
@@ -97,7 +97,7 @@ class _Handler(QuietHandler):
     do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
 
 
-class FakeDashScope:
+class FakeDashScope(Startable):
     def __init__(self, tls_context=None, default_region="cn", latency=0.0, prefix=""):
         self._defaults = dict(default_region=default_region, latency=latency, prefix=prefix)
         self._lock = threading.Lock()
@@ -113,12 +113,6 @@ class FakeDashScope:
 
     def stop(self):
         self._server.stop()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
     def reset(self):
         """Forget requests, keys and scenarios; back to the constructor's settings."""

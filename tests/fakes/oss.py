@@ -18,6 +18,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from qianwen_auth import oss_signer
 
+from .server import Startable
+
 ACTIONS = {"PUT": "PutObject", "GET": "GetObject", "HEAD": "GetObject", "DELETE": "DeleteObject"}
 MAX_SKEW = timedelta(minutes=15)
 
@@ -53,7 +55,7 @@ class Scenario:
     delay: float = 0.0
 
 
-class FakeOss:
+class FakeOss(Startable):
     def __init__(self, bucket="qianwen-probe-bucket", region="cn-beijing", credentials=None,
                  ssl_context=None):
         self.bucket = bucket

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Optional
 from urllib.parse import urlsplit
 
-from .server import LoopbackHTTPServer, QuietHandler
+from .server import LoopbackHTTPServer, QuietHandler, Startable
 
 CONNECT_TIMEOUT = 5.0
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-authorization", "proxy-authenticate", "proxy-connection",
@@ -53,7 +53,7 @@ class _Handler(QuietHandler):
     do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
 
 
-class ConnectProxy:
+class ConnectProxy(Startable):
     def __init__(self, upstream=None, http_upstream=None):
         """upstream: where tunnels go (a fake with .address, or a (host, port) pair);
         http_upstream: where plain-HTTP requests go."""
@@ -72,12 +72,6 @@ class ConnectProxy:
     def stop(self):
         self._stopping.set()
         self._server.stop()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
     def reset(self):
         with self._lock:

@@ -13,6 +13,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 HANDSHAKE_TIMEOUT = 5.0
 
 
+class Startable:
+    """`with Fake() as fake:` for every fake: start() on entry (returning the fake), stop() on exit."""
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
 class QuietHandler(BaseHTTPRequestHandler):
     """A request handler that does not print a line per request to stderr."""
 
