@@ -118,8 +118,11 @@ class FakeDashScope(Startable):
         """Forget requests, keys and scenarios; back to the constructor's settings."""
         with self._lock:
             self.requests: List[RecordedRequest] = []
+            # Requests held at once since this reset: proves concurrency without clocks. A request of
+            # an earlier test that is still being held belongs to the old generation and is not counted.
+            self._generation = getattr(self, "_generation", 0) + 1
             self.in_flight = 0
-            self.max_in_flight = 0   # most requests held at once: proves concurrency without clocks
+            self.max_in_flight = 0
             self._keys: Dict[str, set] = {}
             self._scenarios: List[Scenario] = []
             self._rejected_regions = set()
@@ -253,6 +256,7 @@ class FakeDashScope(Startable):
             self.requests.append(RecordedRequest(
                 handler.command, handler.path, host, region,
                 {name.lower(): value for name, value in handler.headers.items()}, body, via_proxy, key))
+            generation = self._generation
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             matching = [s for s in self._scenarios if s.matches((path, route), region)]
@@ -263,7 +267,8 @@ class FakeDashScope(Startable):
             self._answer(handler, route, key, region, body, matching, answer, authorization)
         finally:
             with self._lock:
-                self.in_flight -= 1
+                if generation == self._generation:
+                    self.in_flight -= 1
 
     def _answer(self, handler, route, key, region, body, matching, answer, authorization):
         pause = self.latency + sum(s.delay for s in matching)
